@@ -1,0 +1,2 @@
+//! The `doppel` binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The Doppel twin model.

@@ -1,0 +1,1 @@
+//! Doppel's simulator: a deterministic discrete-event engine and analytic queueing models.
