@@ -1,1 +1,3 @@
 //! Doppel's simulator: a deterministic discrete-event engine and analytic queueing models.
+
+pub mod analytic;
