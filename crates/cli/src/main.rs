@@ -1,2 +1,145 @@
-//! The `doppel` binary.
-fn main() {}
+//! The `doppel` binary: parses the command line, calls the libraries, prints the results.
+//!
+//! Each subcommand lives in its own module and returns the process exit code; this file only
+//! wires clap to them.
+
+mod show;
+mod twin_files;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+/// Doppel: a digital twin of your IT infrastructure. Mirror it, simulate what-ifs, predict
+/// outages, and gate changes before they touch production.
+#[derive(Debug, Parser)]
+#[command(name = "doppel", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check twin files: syntax, types, units and every reference. Prints one problem per line
+    /// as `FILE:LINE:COL: PATH: message`; exits 0 when valid, 1 when not.
+    Validate {
+        /// The twin's files (they are merged; `include` lists are followed).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Also fail (exit 1) on warnings.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print a readable summary of a twin: counts, zones, services, workloads, the call graph.
+    Show {
+        /// The twin's files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Export the twin's topology graph (entities and relations with stable ids).
+    Graph {
+        /// The twin's files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Output format: Graphviz DOT or JSON.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Print the JSON Schema of the twin format (for editors and other tools).
+    Schema,
+    /// Print a shell completion script, e.g. `doppel completions bash > /etc/bash_completion.d/doppel`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    /// Graphviz DOT (`dot -Tsvg`).
+    Dot,
+    /// JSON: `{nodes: [...], edges: [...]}`.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Validate { files, strict } => {
+            let loaded = twin_files::load(&files);
+            for d in &loaded.diagnostics {
+                writeln!(out, "{d}")?;
+            }
+            let errors = loaded.errors().count();
+            let warnings = loaded.diagnostics.len() - errors;
+            let failed = errors > 0 || (strict && warnings > 0);
+            if !failed {
+                writeln!(out, "{}", show::one_line(&loaded))?;
+            }
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Show { files } => {
+            let Some(loaded) = twin_files::load_valid(&files)? else {
+                return Ok(ExitCode::from(1));
+            };
+            out.write_all(show::render(&loaded).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph { files, format } => {
+            let Some(loaded) = twin_files::load_valid(&files)? else {
+                return Ok(ExitCode::from(1));
+            };
+            let graph = doppel_model::graph::Graph::of(&loaded.twin);
+            match format {
+                GraphFormat::Dot => out.write_all(
+                    graph
+                        .to_dot(loaded.twin.name.as_deref().unwrap_or("twin"))
+                        .as_bytes(),
+                )?,
+                GraphFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &graph)?;
+                    writeln!(out)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema => {
+            out.write_all(doppel_model::schema_json().as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "doppel", &mut out);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
