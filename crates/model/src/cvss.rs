@@ -49,10 +49,10 @@ impl Cvss {
             let (Some(v), None) = (chars.next(), chars.next()) else {
                 return Err(fail(format!("`{part}` has a bad value")));
             };
-            if let Some(slot) = NAMES.iter().position(|n| *n == key) {
-                if m[slot].replace(v).is_some() {
-                    return Err(fail(format!("metric {key} appears twice")));
-                }
+            if let Some(slot) = NAMES.iter().position(|n| *n == key)
+                && m[slot].replace(v).is_some()
+            {
+                return Err(fail(format!("metric {key} appears twice")));
             }
         }
         let get = |slot: usize| {

@@ -236,18 +236,27 @@ pub fn load<P: AsRef<FsPath>>(
             file_diag(loc, p.path.clone(), message, &mut loaded.diagnostics);
             prune(&mut value, &p.path, &mut broken);
         }
-        let part: Twin = match serde_json::from_value(value) {
-            Ok(t) => t,
-            Err(e) => {
-                // The schema admits only what decodes; this is a safety net, not a path.
-                file_diag(
-                    Loc { line: 1, col: 1 },
-                    Path::root(),
-                    format!("cannot decode: {e}"),
-                    &mut loaded.diagnostics,
-                );
-                loaded.spans.push(spans);
-                continue;
+        // The schema admits almost only what decodes; what it cannot express (a CIDR prefix
+        // over 32, an address like 10.0.0.300) fails here, one error at a time, and the entity
+        // is pruned like a schema failure until the rest decodes.
+        let part: Twin = loop {
+            match serde_path_to_error::deserialize::<_, Twin>(&value) {
+                Ok(t) => break t,
+                Err(e) => {
+                    let path = decode_path(e.path());
+                    let loc = spans.value(&path.pointer());
+                    file_diag(
+                        loc,
+                        path.clone(),
+                        e.into_inner().to_string(),
+                        &mut loaded.diagnostics,
+                    );
+                    let before = value.clone();
+                    prune(&mut value, &path, &mut broken);
+                    if value == before {
+                        break Twin::default();
+                    }
+                }
             }
         };
         loaded.spans.push(spans);
@@ -282,6 +291,21 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
             ))
         }
     })
+}
+
+/// Converts serde's path of a decoding error to ours.
+fn decode_path(p: &serde_path_to_error::Path) -> Path {
+    use serde_path_to_error::Segment;
+    Path(
+        p.iter()
+            .filter_map(|seg| match seg {
+                Segment::Seq { index } => Some(Seg::Index(*index)),
+                Segment::Map { key } => Some(Seg::Key(key.clone())),
+                Segment::Enum { variant } => Some(Seg::Key(variant.clone())),
+                Segment::Unknown => None,
+            })
+            .collect(),
+    )
 }
 
 /// The plain scalar starting at `loc`, as written in the source.

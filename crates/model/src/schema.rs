@@ -135,8 +135,25 @@ fn explain(err: &jsonschema::ValidationError<'_>, root: &Value, out: &mut Vec<Sc
             );
         }
         ValidationErrorKind::Pattern { .. } => {
-            let message = unit_message(err.schema_path().as_str(), instance)
-                .unwrap_or_else(|| format!("{} has the wrong format", describe(instance)));
+            let message = unit_message(err.schema_path().as_str(), instance).unwrap_or_else(|| {
+                let parent = err
+                    .schema_path()
+                    .as_str()
+                    .rsplit_once('/')
+                    .map_or("", |(p, _)| p);
+                match schema_value()
+                    .pointer(parent)
+                    .and_then(|s| s.get("description"))
+                    .and_then(Value::as_str)
+                {
+                    Some(d) => format!(
+                        "{} has the wrong format; expected {}",
+                        describe(instance),
+                        lowercase_first(d.trim_end_matches('.'))
+                    ),
+                    None => format!("{} has the wrong format", describe(instance)),
+                }
+            });
             push(out, path, false, message);
         }
         ValidationErrorKind::Enum { options } => {
@@ -348,6 +365,19 @@ fn type_words(kind: &jsonschema::error::TypeKind) -> String {
                 .collect();
             words.join(" or ")
         }
+    }
+}
+
+/// "An address" → "an address", but "CVE identifier" stays.
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match (c.next(), c.next()) {
+        (Some(first), Some(second)) if second.is_lowercase() => first
+            .to_lowercase()
+            .chain(std::iter::once(second))
+            .chain(c)
+            .collect(),
+        _ => s.to_owned(),
     }
 }
 

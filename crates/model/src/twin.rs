@@ -77,6 +77,21 @@ pub struct Twin {
     pub credentials: IndexMap<String, Credential>,
 }
 
+fn cidr_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "pattern": r"^[0-9A-Fa-f:.]+/[0-9]{1,3}$",
+        "description": "An address range in CIDR notation, e.g. `10.0.0.0/16` or `2001:db8::/32`.",
+    })
+}
+
+fn addresses_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": {"type": "string", "pattern": r"^[0-9A-Fa-f:.]+$", "description": "An IPv4 or IPv6 address."},
+    })
+}
+
 fn default_format_version() -> u32 {
     1
 }
@@ -206,8 +221,9 @@ pub struct Host {
     /// Installed software and versions, e.g. `openssl: 3.0.2` (quote versions: `"1.10"`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub software: IndexMap<String, String>,
-    /// IP addresses.
+    /// IP addresses; the first is the primary interface's, inside `subnet`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "addresses_schema")]
     pub addresses: Vec<std::net::IpAddr>,
     /// The subnet the host's primary interface is in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,6 +261,7 @@ pub struct Os {
 #[serde(deny_unknown_fields)]
 pub struct Network {
     /// Address space.
+    #[schemars(schema_with = "cidr_schema")]
     pub cidr: ipnet::IpNet,
     /// The region it lives in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -262,6 +279,7 @@ pub struct Subnet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
     /// Address range.
+    #[schemars(schema_with = "cidr_schema")]
     pub cidr: ipnet::IpNet,
     /// The zone it is bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]

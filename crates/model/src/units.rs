@@ -56,8 +56,34 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
+/// Accepts the unit's text, or a bare number (`0` for a duration, `4096` for a size): YAML
+/// authors write those unquoted, and the parser then judges the number as text.
+struct UnitVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T: FromStr<Err = UnitError>> serde::de::Visitor<'_> for UnitVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number with its unit")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        v.parse().map_err(E::custom)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+}
+
 macro_rules! unit_serde {
     ($ty:ident, $pattern:expr, $desc:expr) => {
+        unit_serde!($ty, $pattern, $desc, "string");
+    };
+    ($ty:ident, $pattern:expr, $desc:expr, $($types:expr),+) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_str(self)
@@ -65,8 +91,7 @@ macro_rules! unit_serde {
         }
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = Cow::<'de, str>::deserialize(d)?;
-                text.parse().map_err(serde::de::Error::custom)
+                d.deserialize_any(UnitVisitor(std::marker::PhantomData))
             }
         }
         impl JsonSchema for $ty {
@@ -75,7 +100,7 @@ macro_rules! unit_serde {
             }
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
                 schemars::json_schema!({
-                    "type": "string",
+                    "type": [$($types),+],
                     "pattern": $pattern,
                     "description": $desc,
                 })
@@ -157,9 +182,9 @@ impl fmt::Display for Duration {
         if n == 0 {
             return f.write_str("0s");
         }
-        let (scale, unit) = if n % 3_600_000_000_000 == 0 {
+        let (scale, unit) = if n.is_multiple_of(3_600_000_000_000) {
             (3600e9, "h")
-        } else if n % 60_000_000_000 == 0 {
+        } else if n.is_multiple_of(60_000_000_000) {
             (60e9, "m")
         } else if n >= 1_000_000_000 {
             (1e9, "s")
@@ -177,7 +202,9 @@ impl fmt::Display for Duration {
 unit_serde!(
     Duration,
     r"^\s*(0|[0-9][0-9_]*(\.[0-9]+)?\s*(ns|us|µs|ms|s|m|h))\s*$",
-    "A duration: a number and a unit (ns, us, ms, s, m, h), e.g. `250ms`, `1.5s`, `2m`."
+    "A duration: a number and a unit (ns, us, ms, s, m, h), e.g. `250ms`, `1.5s`, `2m`; or 0.",
+    "string",
+    "integer"
 );
 
 /// An amount of memory or storage in bytes. Text: `512Mi`, `2Gi`, `500G`, `100MB`, `4096`.
@@ -246,7 +273,7 @@ impl fmt::Display for Bytes {
             ("Mi", 1 << 20),
             ("Ki", 1 << 10),
         ] {
-            if n >= scale && n % scale == 0 {
+            if n >= scale && n.is_multiple_of(scale) {
                 return write!(f, "{}{unit}", n / scale);
             }
         }
@@ -262,7 +289,9 @@ impl fmt::Display for Bytes {
 unit_serde!(
     Bytes,
     r"^\s*[0-9][0-9_]*(\.[0-9]+)?\s*(Ki|Mi|Gi|Ti|Pi|k|K|M|G|T|P|E)?B?\s*$",
-    "A size in bytes: a number and an optional unit, Ki/Mi/Gi/Ti (1024-based) or k/M/G/T (1000-based), e.g. `512Mi`, `2Gi`."
+    "A size in bytes: a number and an optional unit, Ki/Mi/Gi/Ti (1024-based) or k/M/G/T (1000-based), e.g. `512Mi`, `2Gi`.",
+    "string",
+    "integer"
 );
 
 /// Events per second. Text: `500/s`, `30/min`, `2/h`, `1.5k/s`.
@@ -511,6 +540,16 @@ mod tests {
             "100Mbit/s"
         );
         assert!("10Gb".parse::<Bandwidth>().is_err());
+    }
+
+    #[test]
+    fn bare_numbers_are_accepted_where_they_make_sense() {
+        let d: Duration = serde_json::from_value(serde_json::json!(0)).unwrap();
+        assert_eq!(d, Duration::ZERO);
+        assert!(serde_json::from_value::<Duration>(serde_json::json!(5)).is_err());
+        let b: Bytes = serde_json::from_value(serde_json::json!(4096)).unwrap();
+        assert_eq!(b.get(), 4096);
+        assert!(serde_json::from_value::<Rate>(serde_json::json!(100)).is_err());
     }
 
     #[test]

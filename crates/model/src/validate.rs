@@ -184,34 +184,31 @@ impl Checker<'_> {
             self.opt_reference(p.key("zone"), Kind::Zone, &host.zone);
             self.opt_reference(p.key("cluster"), Kind::Cluster, &host.cluster);
             self.opt_reference(p.key("subnet"), Kind::Subnet, &host.subnet);
-            if let Some(rack) = &host.rack {
-                if self.reference(p.key("rack"), Kind::Rack, rack) {
-                    let rack_zone = t.racks.get(rack).map(|r| &r.zone);
-                    if let (Some(rz), Some(hz)) = (rack_zone, &host.zone) {
-                        if rz != hz {
-                            self.error(
-                                p.key("rack"),
-                                format!(
-                                    "rack `{rack}` is in zone `{rz}` but the host says zone `{hz}`"
-                                ),
-                            );
-                        }
-                    }
+            if let Some(rack) = &host.rack
+                && self.reference(p.key("rack"), Kind::Rack, rack)
+            {
+                let rack_zone = t.racks.get(rack).map(|r| &r.zone);
+                if let (Some(rz), Some(hz)) = (rack_zone, &host.zone)
+                    && rz != hz
+                {
+                    self.error(
+                        p.key("rack"),
+                        format!("rack `{rack}` is in zone `{rz}` but the host says zone `{hz}`"),
+                    );
                 }
             }
             for (i, sg) in host.security_groups.iter().enumerate() {
                 self.reference(p.key("security_groups").index(i), Kind::SecurityGroup, sg);
             }
             // The first address is the primary interface's, the one in `subnet`.
-            if let (Some(subnet), Some(addr)) = (&host.subnet, host.addresses.first()) {
-                if let Some(net) = t.subnets.get(subnet).map(|s| s.cidr) {
-                    if !net.contains(addr) {
-                        self.error(
-                            p.key("addresses").index(0),
-                            format!("address {addr} is outside subnet `{subnet}` ({net})"),
-                        );
-                    }
-                }
+            if let (Some(subnet), Some(addr)) = (&host.subnet, host.addresses.first())
+                && let Some(net) = t.subnets.get(subnet).map(|s| s.cidr)
+                && !net.contains(addr)
+            {
+                self.error(
+                    p.key("addresses").index(0),
+                    format!("address {addr} is outside subnet `{subnet}` ({net})"),
+                );
             }
             if let Some(sec) = &host.security {
                 self.security_facts(p.key("security"), sec);
@@ -224,20 +221,18 @@ impl Checker<'_> {
         for (name, subnet) in &t.subnets {
             let p = Path::of(["subnets", name]);
             self.opt_reference(p.key("zone"), Kind::Zone, &subnet.zone);
-            if let Some(net_name) = &subnet.network {
-                if self.reference(p.key("network"), Kind::Network, net_name) {
-                    if let Some(net) = t.networks.get(net_name) {
-                        if !net.cidr.contains(&subnet.cidr) {
-                            self.error(
-                                p.key("cidr"),
-                                format!(
-                                    "{} is not inside network `{net_name}` ({})",
-                                    subnet.cidr, net.cidr
-                                ),
-                            );
-                        }
-                    }
-                }
+            if let Some(net_name) = &subnet.network
+                && self.reference(p.key("network"), Kind::Network, net_name)
+                && let Some(net) = t.networks.get(net_name)
+                && !net.cidr.contains(&subnet.cidr)
+            {
+                self.error(
+                    p.key("cidr"),
+                    format!(
+                        "{} is not inside network `{net_name}` ({})",
+                        subnet.cidr, net.cidr
+                    ),
+                );
             }
         }
         // Overlapping subnets of one network would make addresses ambiguous.
@@ -329,10 +324,10 @@ impl Checker<'_> {
 
     fn security_facts(&mut self, p: Path, sec: &SecurityFacts) {
         for (i, vuln) in sec.vulnerabilities.iter().enumerate() {
-            if let Some(vector) = &vuln.cvss {
-                if let Err(e) = Cvss::parse(vector) {
-                    self.error(p.key("vulnerabilities").index(i).key("cvss"), e.to_string());
-                }
+            if let Some(vector) = &vuln.cvss
+                && let Err(e) = Cvss::parse(vector)
+            {
+                self.error(p.key("vulnerabilities").index(i).key("cvss"), e.to_string());
             }
         }
         for (i, exp) in sec.exposed.iter().enumerate() {
@@ -344,18 +339,18 @@ impl Checker<'_> {
 
     fn distribution(&mut self, p: Path, d: &Distribution) {
         match d {
-            Distribution::Lognormal { mean, p99 } => {
-                if Distribution::lognormal_params(*mean, *p99).is_none() {
-                    let ratio = p99.as_secs_f64() / mean.as_secs_f64().max(f64::MIN_POSITIVE);
-                    let why = if ratio <= 1.0 {
-                        "p99 must be larger than the mean".to_owned()
-                    } else {
-                        format!(
-                            "p99 is {ratio:.1} times the mean; a log-normal allows at most 14.9 (use `empirical` for heavier tails)"
-                        )
-                    };
-                    self.error(p.key("p99"), why);
-                }
+            Distribution::Lognormal { mean, p99 }
+                if Distribution::lognormal_params(*mean, *p99).is_none() =>
+            {
+                let ratio = p99.as_secs_f64() / mean.as_secs_f64().max(f64::MIN_POSITIVE);
+                let why = if ratio <= 1.0 {
+                    "p99 must be larger than the mean".to_owned()
+                } else {
+                    format!(
+                        "p99 is {ratio:.1} times the mean; a log-normal allows at most 14.9 (use `empirical` for heavier tails)"
+                    )
+                };
+                self.error(p.key("p99"), why);
             }
             Distribution::Uniform { min, max } if min > max => {
                 self.error(p.key("max"), format!("max ({max}) is below min ({min})"));
@@ -399,16 +394,16 @@ impl Checker<'_> {
                 }
             }
             if !svc.instances.is_empty() {
-                if let Some(r) = svc.replicas {
-                    if r as usize != svc.instances.len() {
-                        self.error(
-                            p.key("replicas"),
-                            format!(
-                                "replicas is {r} but {} instances are listed",
-                                svc.instances.len()
-                            ),
-                        );
-                    }
+                if let Some(r) = svc.replicas
+                    && r as usize != svc.instances.len()
+                {
+                    self.error(
+                        p.key("replicas"),
+                        format!(
+                            "replicas is {r} but {} instances are listed",
+                            svc.instances.len()
+                        ),
+                    );
                 }
                 if svc.placement.is_some() {
                     self.warn(
@@ -426,16 +421,16 @@ impl Checker<'_> {
                     .as_ref()
                     .and_then(|h| t.hosts.get(h))
                     .and_then(|h| h.zone.as_ref());
-                if let (Some(hz), Some(iz)) = (host_zone, &inst.zone) {
-                    if hz != iz {
-                        self.error(
-                            ip.key("zone"),
-                            format!(
-                                "host `{}` is in zone `{hz}`, not `{iz}`",
-                                inst.host.as_deref().unwrap_or_default()
-                            ),
-                        );
-                    }
+                if let (Some(hz), Some(iz)) = (host_zone, &inst.zone)
+                    && hz != iz
+                {
+                    self.error(
+                        ip.key("zone"),
+                        format!(
+                            "host `{}` is in zone `{hz}`, not `{iz}`",
+                            inst.host.as_deref().unwrap_or_default()
+                        ),
+                    );
                 }
             }
             for (i, sg) in svc.security_groups.iter().enumerate() {
@@ -483,16 +478,16 @@ impl Checker<'_> {
             }
         }
         for (host, cpu) in cpu_on {
-            if let Some(h) = t.hosts.get(host) {
-                if cpu > h.cores + 1e-9 {
-                    self.warn(
-                        Path::of(["hosts", host, "cores"]),
-                        format!(
-                            "instances placed here request {cpu} cores but the host has {}",
-                            h.cores
-                        ),
-                    );
-                }
+            if let Some(h) = t.hosts.get(host)
+                && cpu > h.cores + 1e-9
+            {
+                self.warn(
+                    Path::of(["hosts", host, "cores"]),
+                    format!(
+                        "instances placed here request {cpu} cores but the host has {}",
+                        h.cores
+                    ),
+                );
             }
         }
     }
@@ -503,30 +498,28 @@ impl Checker<'_> {
         }
         if self.reference(p.key("service"), Kind::Service, &call.service)
             && !self.endpoint_broken(&call.service, call.endpoint.as_deref())
-        {
-            if let Err(e) = self
+            && let Err(e) = self
                 .twin
                 .resolve_endpoint(&call.service, call.endpoint.as_deref())
-            {
-                let at = if call.endpoint.is_some() {
-                    p.key("endpoint")
-                } else {
-                    p.key("service")
-                };
-                self.error(at, e);
-            }
+        {
+            let at = if call.endpoint.is_some() {
+                p.key("endpoint")
+            } else {
+                p.key("service")
+            };
+            self.error(at, e);
         }
         if call.timeout.is_some_and(|t| t.as_nanos() == 0) {
             self.error(p.key("timeout"), "a zero timeout fails every call");
         }
         if let Some(r) = &call.retries {
-            if let Some(maxb) = r.max_backoff {
-                if maxb < r.backoff {
-                    self.error(
-                        p.key("retries").key("max_backoff"),
-                        format!("max_backoff ({maxb}) is below backoff ({})", r.backoff),
-                    );
-                }
+            if let Some(maxb) = r.max_backoff
+                && maxb < r.backoff
+            {
+                self.error(
+                    p.key("retries").key("max_backoff"),
+                    format!("max_backoff ({maxb}) is below backoff ({})", r.backoff),
+                );
             }
             if r.max > 0 && call.timeout.is_none() {
                 self.warn(
@@ -535,13 +528,14 @@ impl Checker<'_> {
                 );
             }
         }
-        if let Some(cb) = &call.circuit_breaker {
-            if cb.error_rate.is_none() && cb.consecutive_failures.is_none() {
-                self.error(
-                    p.key("circuit_breaker"),
-                    "give `error_rate` or `consecutive_failures`, or the breaker never trips",
-                );
-            }
+        if let Some(cb) = &call.circuit_breaker
+            && cb.error_rate.is_none()
+            && cb.consecutive_failures.is_none()
+        {
+            self.error(
+                p.key("circuit_breaker"),
+                "give `error_rate` or `consecutive_failures`, or the breaker never trips",
+            );
         }
     }
 
@@ -568,10 +562,9 @@ impl Checker<'_> {
             for step in &ep.calls {
                 for call in step.calls() {
                     if let Ok(target) = t.resolve_endpoint(&call.service, call.endpoint.as_deref())
+                        && let Some(&j) = index.get(&(call.service.clone(), target.to_owned()))
                     {
-                        if let Some(&j) = index.get(&(call.service.clone(), target.to_owned())) {
-                            edges[i].push((j, call.probability * f64::from(call.count)));
-                        }
+                        edges[i].push((j, call.probability * f64::from(call.count)));
                     }
                 }
             }
@@ -661,15 +654,14 @@ impl Checker<'_> {
             if !self.broken.contains(&(Kind::Service, step.service.clone()))
                 && self.reference(sp.key("service"), Kind::Service, &step.service)
                 && !self.endpoint_broken(&step.service, step.endpoint.as_deref())
+                && let Err(e) = t.resolve_endpoint(&step.service, step.endpoint.as_deref())
             {
-                if let Err(e) = t.resolve_endpoint(&step.service, step.endpoint.as_deref()) {
-                    let at = if step.endpoint.is_some() {
-                        sp.key("endpoint")
-                    } else {
-                        sp.key("service")
-                    };
-                    self.error(at, e);
-                }
+                let at = if step.endpoint.is_some() {
+                    sp.key("endpoint")
+                } else {
+                    sp.key("service")
+                };
+                self.error(at, e);
             }
             let mut sum = step.exit_probability();
             for (next, prob) in &step.next {
@@ -769,11 +761,11 @@ impl Checker<'_> {
                     }
                 }
                 (None, Some(s)) => {
-                    if self.reference(p.key("service"), Kind::Service, s) && slo.endpoint.is_some()
+                    if self.reference(p.key("service"), Kind::Service, s)
+                        && slo.endpoint.is_some()
+                        && let Err(e) = t.resolve_endpoint(s, slo.endpoint.as_deref())
                     {
-                        if let Err(e) = t.resolve_endpoint(s, slo.endpoint.as_deref()) {
-                            self.error(p.key("endpoint"), e);
-                        }
+                        self.error(p.key("endpoint"), e);
                     }
                 }
                 (Some(_), Some(_)) => self.error(

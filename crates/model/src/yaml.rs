@@ -284,8 +284,17 @@ pub fn parse(text: &str) -> Result<(Value, SpanIndex), Vec<YamlError>> {
         }
         match stack.last_mut() {
             None => root = Some(value),
-            Some(Frame::Seq { items, size: s, .. }) => {
+            Some(Frame::Seq {
+                items,
+                pointer,
+                size: s,
+                ..
+            }) => {
                 *s = s.saturating_add(size);
+                index
+                    .values
+                    .entry(format!("{pointer}/{}", items.len()))
+                    .or_insert(loc);
                 items.push(value);
             }
             Some(Frame::Map {
