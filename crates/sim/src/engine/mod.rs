@@ -1,0 +1,810 @@
+//! The discrete-event engine: one replication of a [`Prepared`] network.
+//!
+//! **Time** is f64 seconds. Every input (rates, service times, latencies) is a real number of
+//! seconds, the analytic models it is checked against are too, and the 53-bit mantissa still
+//! resolves 0.1 ns after 10⁵ s of simulated time, far below any service time worth modelling.
+//! Integer nanoseconds would add a rounding at every sample for no gain in determinism: IEEE
+//! arithmetic is exact-repeatable, and ties are ordered by the event sequence number.
+//! The library never reads the wall clock; randomness comes only from the replication's seeded
+//! [`SimRng`] stream.
+//!
+//! **Speed.** The future event list is a binary heap of 24-byte `Copy` events; visits, call slots
+//! and requests live in arenas with free lists, so the steady state allocates nothing; per-entity
+//! state sits in flat vectors indexed by `u32`. Work that finishes at the same instant with no
+//! network latency (a response to the caller, a flow moving on) is handled inline rather than
+//! through the queue. Hosts that can never be oversubscribed (cores ≥ workers placed on them)
+//! schedule one completion per CPU phase directly; the others run processor sharing with a
+//! virtual clock, so a change in the number of busy workers costs one rescheduled event, not one
+//! per job.
+//!
+//! **Statistics** are collected inside the window `[warmup, duration]`: time-integrated counts
+//! (busy workers, visits in system) are sums over visits of the overlap between their stay and
+//! the window, which equals integrating the count over time; the visits still present at the end
+//! add their partial stays.
+//!
+//! **Lifecycle of a call.** A *slot* represents one lane (one call of a step, or one flow visit)
+//! of a caller. Each attempt creates a *visit* at an instance picked by the load balancer. The
+//! slot's generation changes when an attempt ends (response, timeout) so that a late response
+//! from a timed-out attempt, whose visit keeps running downstream, is recognised and ignored.
+
+mod arena;
+mod prepared;
+mod queue;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+pub(crate) use prepared::Prepared;
+
+use crate::net::{Jitter, Load, LoadBalancing};
+use crate::rng::SimRng;
+use crate::stats::{BATCHES, EndpointStats, InstanceStats, RepStats, WorkloadStats};
+use arena::Arena;
+use prepared::NONE;
+use queue::{EventQueue, Kind};
+
+/// Run parameters of one replication.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunCfg {
+    pub duration: f64,
+    pub warmup: f64,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Free,
+    Transit,
+    Queued,
+    Cpu,
+    Calls,
+}
+
+/// A visit: one attempt of a call being served at an instance.
+#[derive(Debug, Clone, Copy)]
+struct Visit {
+    endpoint: u32,
+    instance: u32,
+    /// The caller's slot and its generation when this attempt was made.
+    slot: u32,
+    gen_: u32,
+    /// Zone the response travels back to.
+    caller_zone: u32,
+    /// Current step and calls still outstanding in it (plus a guard while launching).
+    step: u32,
+    pending: u32,
+    failed: bool,
+    state: State,
+    t_arrive: f64,
+    t_start: f64,
+}
+
+/// A call slot: one lane of a caller (a visit's call, or a request's flow visit).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    owner: u32,
+    owner_is_request: bool,
+    lane: u32,
+    copies_left: u32,
+    attempt: u32,
+    caller_zone: u32,
+}
+
+/// A workload request walking its flow.
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    workload: u32,
+    node: u32,
+    /// Closed workloads: the user; NONE for open ones.
+    user: u32,
+    t_start: f64,
+    /// Time spent pausing between flow steps, excluded from latency.
+    paused: f64,
+}
+
+#[derive(Debug, Default)]
+struct InstanceRt {
+    busy: u32,
+    outstanding: u32,
+    queue: VecDeque<u32>,
+}
+
+/// Processor-sharing state of a host: a virtual clock advancing at `min(1, cores/active)`.
+#[derive(Debug)]
+struct PsHost {
+    host: u32,
+    cores: f64,
+    active: u32,
+    vclock: f64,
+    t_last: f64,
+    /// (virtual finish time bits, visit), earliest first.
+    jobs: BinaryHeap<Reverse<(u64, u32)>>,
+    generation: u32,
+}
+
+impl PsHost {
+    #[inline]
+    fn rate(&self) -> f64 {
+        let a = f64::from(self.active);
+        if a <= self.cores { 1.0 } else { self.cores / a }
+    }
+}
+
+struct Engine<'p> {
+    p: &'p Prepared,
+    now: f64,
+    warmup: f64,
+    end: f64,
+    q: EventQueue,
+    rng: SimRng,
+    visits: Arena<Visit>,
+    slots: Arena<Slot>,
+    slot_gen: Vec<u32>,
+    requests: Arena<Request>,
+    inst: Vec<InstanceRt>,
+    ps: Vec<PsHost>,
+    rr: Vec<u32>,
+    open_seg: Vec<usize>,
+    stats: RepStats,
+}
+
+/// Runs replication `rep` of `p` and returns what it measured.
+pub(crate) fn run_replication(p: &Prepared, cfg: RunCfg, rep: u32) -> RepStats {
+    let mut e = Engine::new(p, cfg, rep);
+    e.init();
+    e.run();
+    e.finish_run()
+}
+
+impl<'p> Engine<'p> {
+    fn new(p: &'p Prepared, cfg: RunCfg, rep: u32) -> Self {
+        let window = (cfg.duration - cfg.warmup).max(0.0);
+        Engine {
+            p,
+            now: 0.0,
+            warmup: cfg.warmup,
+            end: cfg.duration,
+            q: EventQueue::default(),
+            rng: SimRng::stream(cfg.seed, rep),
+            visits: Arena::default(),
+            slots: Arena::default(),
+            slot_gen: Vec::new(),
+            requests: Arena::default(),
+            inst: (0..p.inst_service.len())
+                .map(|_| InstanceRt::default())
+                .collect(),
+            ps: p
+                .ps_hosts
+                .iter()
+                .map(|h| PsHost {
+                    host: h.host,
+                    cores: h.cores,
+                    active: 0,
+                    vclock: 0.0,
+                    t_last: 0.0,
+                    jobs: BinaryHeap::new(),
+                    generation: 0,
+                })
+                .collect(),
+            rr: vec![0; p.svc_instances.len()],
+            open_seg: vec![0; p.workloads.len()],
+            stats: RepStats {
+                events: 0,
+                visits: 0,
+                timeouts: 0,
+                retries: 0,
+                window,
+                workloads: p.workloads.iter().map(|_| WorkloadStats::new()).collect(),
+                instances: vec![InstanceStats::default(); p.inst_service.len()],
+                endpoints: vec![EndpointStats::default(); p.ep_service.len()],
+                host_busy: vec![0.0; p.hosts],
+            },
+        }
+    }
+
+    /// Length of `[a, now]` inside the measurement window.
+    #[inline]
+    fn overlap(&self, a: f64) -> f64 {
+        (self.now - a.max(self.warmup)).max(0.0)
+    }
+
+    #[inline]
+    fn in_window(&self) -> bool {
+        self.now >= self.warmup
+    }
+
+    #[inline]
+    fn schedule(&mut self, at: f64, kind: Kind, a: u32, b: u32) {
+        if at <= self.end {
+            self.q.push(at, kind, a, b);
+        }
+    }
+
+    fn init(&mut self) {
+        for w in 0..self.p.workloads.len() {
+            match &self.p.workloads[w].load {
+                Load::Open { .. } => self.schedule_arrival(w as u32),
+                Load::Closed { users, think_time } => {
+                    for u in 0..*users {
+                        let t = think_time.sample(&mut self.rng);
+                        self.schedule(t, Kind::UserWakes, w as u32, u);
+                    }
+                }
+            }
+        }
+    }
+
+    fn run(&mut self) {
+        while let Some(ev) = self.q.pop() {
+            let t = ev.time();
+            if t > self.end {
+                break;
+            }
+            self.now = t;
+            self.stats.events += 1;
+            match ev.kind {
+                Kind::Arrival => {
+                    self.schedule_arrival(ev.a);
+                    self.start_request(ev.a, NONE);
+                }
+                Kind::UserWakes => self.start_request(ev.a, ev.b),
+                Kind::FlowResume => self.visit_flow_step(ev.a),
+                Kind::Reach => self.reach(ev.a),
+                Kind::CpuDone => self.cpu_done(ev.a),
+                Kind::HostDone => self.host_done(ev.a, ev.b),
+                Kind::ResponseOk => self.on_response(ev.a, ev.b, true),
+                Kind::ResponseErr => self.on_response(ev.a, ev.b, false),
+                Kind::Timeout => self.on_timeout(ev.a, ev.b),
+                Kind::Retry => {
+                    if self.slot_gen[ev.a as usize] == ev.b {
+                        self.issue(ev.a);
+                    } else {
+                        self.stats.events -= 1;
+                    }
+                }
+            }
+        }
+        self.now = self.end;
+    }
+
+    /// Closes the books: adds the partial stays of visits still present and the last stretch of
+    /// processor-shared hosts.
+    fn finish_run(mut self) -> RepStats {
+        for ps in 0..self.ps.len() {
+            self.ps_advance(ps);
+        }
+        let end = self.end;
+        let warmup = self.warmup;
+        let ov = |a: f64| (end - a.max(warmup)).max(0.0);
+        for v in self.visits.all() {
+            let (is, ep) = (v.instance as usize, v.endpoint as usize);
+            match v.state {
+                State::Free | State::Transit => {}
+                State::Queued => {
+                    self.stats.instances[is].in_system_area += ov(v.t_arrive);
+                    self.stats.endpoints[ep].in_system_area += ov(v.t_arrive);
+                }
+                State::Cpu | State::Calls => {
+                    let (stay, busy) = (ov(v.t_arrive), ov(v.t_start));
+                    self.stats.instances[is].in_system_area += stay;
+                    self.stats.endpoints[ep].in_system_area += stay;
+                    self.stats.instances[is].busy_area += busy;
+                    self.stats.endpoints[ep].busy_area += busy;
+                    let host = self.p.inst_host[is];
+                    if v.state == State::Cpu && host != NONE && self.p.inst_ps[is] == NONE {
+                        self.stats.host_busy[host as usize] += busy;
+                    }
+                }
+            }
+        }
+        self.stats
+    }
+
+    // ---- workloads -------------------------------------------------------------------------
+
+    /// Schedules the next arrival of open workload `w` after `now`: inversion of the integrated
+    /// piecewise-constant rate, i.e. an Exp(1) amount of "rate × time" spent segment by segment.
+    fn schedule_arrival(&mut self, w: u32) {
+        let Load::Open { schedule } = &self.p.workloads[w as usize].load else {
+            return;
+        };
+        let mut seg = self.open_seg[w as usize];
+        let mut t = self.now;
+        let mut budget = self.rng.exp(1.0);
+        loop {
+            while seg < schedule.len() && schedule[seg].0 <= t {
+                seg += 1;
+            }
+            let rate = if seg == 0 { 0.0 } else { schedule[seg - 1].1 };
+            let seg_end = schedule.get(seg).map_or(f64::INFINITY, |s| s.0);
+            if rate > 0.0 && t + budget / rate <= seg_end {
+                t += budget / rate;
+                break;
+            }
+            if seg_end == f64::INFINITY || seg_end > self.end {
+                self.open_seg[w as usize] = seg;
+                return;
+            }
+            budget -= rate * (seg_end - t);
+            t = seg_end;
+        }
+        self.open_seg[w as usize] = seg;
+        self.schedule(t, Kind::Arrival, w, 0);
+    }
+
+    fn start_request(&mut self, w: u32, user: u32) {
+        let start = self.p.workloads[w as usize].start;
+        let r = self.requests.alloc(Request {
+            workload: w,
+            node: start,
+            user,
+            t_start: self.now,
+            paused: 0.0,
+        });
+        self.visit_flow_step(r);
+    }
+
+    fn visit_flow_step(&mut self, r: u32) {
+        let req = *self.requests.get(r);
+        let lane = self.p.workloads[req.workload as usize].lane[req.node as usize];
+        let s = self.new_slot(Slot {
+            owner: r,
+            owner_is_request: true,
+            lane,
+            copies_left: 1,
+            attempt: 0,
+            caller_zone: NONE,
+        });
+        self.issue(s);
+    }
+
+    fn flow_step_done(&mut self, r: u32, ok: bool) {
+        if !ok {
+            self.end_request(r, false);
+            return;
+        }
+        let req = *self.requests.get(r);
+        let wp = &self.p.workloads[req.workload as usize];
+        let next = &wp.next[req.node as usize];
+        let chosen = match next.len() {
+            0 => None,
+            _ => {
+                let u = self.rng.uniform();
+                next.iter().find(|&&(_, cum)| u < cum).map(|&(to, _)| to)
+            }
+        };
+        let Some(to) = chosen else {
+            self.end_request(r, true);
+            return;
+        };
+        let pause = wp.think[req.node as usize]
+            .as_ref()
+            .map(|d| d.sample(&mut self.rng));
+        let rq = self.requests.get_mut(r);
+        rq.node = to;
+        match pause {
+            Some(d) if d > 0.0 => {
+                rq.paused += d;
+                self.schedule(self.now + d, Kind::FlowResume, r, 0);
+            }
+            _ => self.visit_flow_step(r),
+        }
+    }
+
+    fn end_request(&mut self, r: u32, ok: bool) {
+        let req = *self.requests.get(r);
+        self.requests.release(r);
+        let w = req.workload as usize;
+        if self.in_window() {
+            if ok {
+                let latency = self.now - req.t_start - req.paused;
+                let window = self.stats.window;
+                let batch = if window > 0.0 {
+                    (((self.now - self.warmup) / window) * BATCHES as f64) as usize
+                } else {
+                    0
+                };
+                self.stats.workloads[w].record(latency, batch.min(BATCHES - 1));
+            } else {
+                self.stats.workloads[w].errors += 1;
+            }
+        }
+        if let (true, Load::Closed { think_time, .. }) =
+            (req.user != NONE, &self.p.workloads[w].load)
+        {
+            let t = self.now + think_time.sample(&mut self.rng);
+            self.schedule(t, Kind::UserWakes, req.workload, req.user);
+        }
+    }
+
+    // ---- calls -----------------------------------------------------------------------------
+
+    fn new_slot(&mut self, slot: Slot) -> u32 {
+        let s = self.slots.alloc(slot);
+        if s as usize >= self.slot_gen.len() {
+            self.slot_gen.push(0);
+        }
+        s
+    }
+
+    /// Picks an instance of `svc` by its load-balancing policy.
+    fn pick(&mut self, svc: u32) -> u32 {
+        let list = &self.p.svc_instances[svc as usize];
+        let n = list.len() as u32;
+        if n == 1 {
+            return list[0];
+        }
+        match self.p.svc_lb[svc as usize] {
+            LoadBalancing::RoundRobin => {
+                let k = self.rr[svc as usize];
+                self.rr[svc as usize] = if k + 1 == n { 0 } else { k + 1 };
+                list[k as usize]
+            }
+            LoadBalancing::Random => list[self.rng.below(n) as usize],
+            LoadBalancing::LeastOutstanding => {
+                let k = self.rr[svc as usize];
+                self.rr[svc as usize] = if k + 1 == n { 0 } else { k + 1 };
+                let mut best = list[k as usize];
+                let mut best_load = self.inst[best as usize].outstanding;
+                for j in 1..n {
+                    let idx = k + j;
+                    let cand = list[(if idx >= n { idx - n } else { idx }) as usize];
+                    let load = self.inst[cand as usize].outstanding;
+                    if load < best_load {
+                        best = cand;
+                        best_load = load;
+                    }
+                }
+                best
+            }
+            LoadBalancing::PowerOfTwo => {
+                let a = self.rng.below(n);
+                let mut b = self.rng.below(n - 1);
+                if b >= a {
+                    b += 1;
+                }
+                let (a, b) = (list[a as usize], list[b as usize]);
+                if self.inst[b as usize].outstanding < self.inst[a as usize].outstanding {
+                    b
+                } else {
+                    a
+                }
+            }
+        }
+    }
+
+    /// Sends one attempt of slot `s` to an instance.
+    fn issue(&mut self, s: u32) {
+        let slot = *self.slots.get(s);
+        let gen_ = self.slot_gen[s as usize];
+        let lane = &self.p.lanes[slot.lane as usize];
+        let (target, service, timeout) = (lane.target, lane.service, lane.timeout);
+        let instance = self.pick(service);
+        self.inst[instance as usize].outstanding += 1;
+        let v = self.visits.alloc(Visit {
+            endpoint: target,
+            instance,
+            slot: s,
+            gen_,
+            caller_zone: slot.caller_zone,
+            step: 0,
+            pending: 0,
+            failed: false,
+            state: State::Transit,
+            t_arrive: 0.0,
+            t_start: -1.0,
+        });
+        if timeout.is_finite() {
+            self.schedule(self.now + timeout, Kind::Timeout, s, gen_);
+        }
+        let d = self
+            .p
+            .latency(slot.caller_zone, self.p.inst_zone[instance as usize]);
+        if d > 0.0 {
+            self.schedule(self.now + d, Kind::Reach, v, 0);
+        } else {
+            self.reach(v);
+        }
+    }
+
+    /// A visit arrives at its instance: serve, queue or reject it.
+    fn reach(&mut self, v: u32) {
+        let i = self.visits.get(v).instance as usize;
+        self.visits.get_mut(v).t_arrive = self.now;
+        let inst = &self.inst[i];
+        if inst.busy < self.p.inst_workers[i] {
+            self.start(v);
+        } else if inst.queue.len() as u32 >= self.p.inst_queue_limit[i] {
+            self.reject(v);
+        } else {
+            self.visits.get_mut(v).state = State::Queued;
+            self.inst[i].queue.push_back(v);
+        }
+    }
+
+    fn start(&mut self, v: u32) {
+        let vis = self.visits.get_mut(v);
+        vis.state = State::Cpu;
+        vis.t_start = self.now;
+        let (i, e) = (vis.instance as usize, vis.endpoint as usize);
+        self.inst[i].busy += 1;
+        let work = self.p.ep_dist[e].sample(&mut self.rng);
+        let ps = self.p.inst_ps[i];
+        if ps == NONE {
+            self.schedule(self.now + work, Kind::CpuDone, v, 0);
+        } else {
+            self.ps_add(ps as usize, v, work);
+        }
+    }
+
+    fn cpu_done(&mut self, v: u32) {
+        let vis = self.visits.get_mut(v);
+        vis.state = State::Calls;
+        vis.step = 0;
+        let i = vis.instance as usize;
+        let t_start = vis.t_start;
+        let host = self.p.inst_host[i];
+        if host != NONE && self.p.inst_ps[i] == NONE {
+            self.stats.host_busy[host as usize] += self.overlap(t_start);
+        }
+        self.run_steps(v);
+    }
+
+    /// Launches the calls of the visit's current step, moving on past steps whose calls were all
+    /// skipped (probability) and finishing the visit after the last step.
+    fn run_steps(&mut self, v: u32) {
+        loop {
+            let vis = *self.visits.get(v);
+            let (s0, s1) = self.p.ep_steps[vis.endpoint as usize];
+            let step = s0 + vis.step;
+            if step >= s1 {
+                self.finish(v, true);
+                return;
+            }
+            // The guard keeps `pending` above zero while launching, so that a call failing
+            // inline (rejected with no network latency) cannot finish the visit under our feet.
+            self.visits.get_mut(v).pending = 1;
+            let (l0, l1) = self.p.steps[step as usize];
+            let caller_zone = self.p.inst_zone[vis.instance as usize];
+            for lane in l0..l1 {
+                let p = self.p.lanes[lane as usize].probability;
+                if p < 1.0 && self.rng.uniform() >= p {
+                    continue;
+                }
+                self.visits.get_mut(v).pending += 1;
+                let s = self.new_slot(Slot {
+                    owner: v,
+                    owner_is_request: false,
+                    lane,
+                    copies_left: self.p.lanes[lane as usize].count,
+                    attempt: 0,
+                    caller_zone,
+                });
+                self.issue(s);
+            }
+            let vis = self.visits.get_mut(v);
+            vis.pending -= 1;
+            if vis.pending > 0 {
+                return;
+            }
+            if vis.failed {
+                self.finish(v, false);
+                return;
+            }
+            vis.step += 1;
+        }
+    }
+
+    /// The visit is done (successfully or not): free its worker, serve the next in line and
+    /// send the response back.
+    fn finish(&mut self, v: u32, ok: bool) {
+        let vis = *self.visits.get(v);
+        let (i, e) = (vis.instance as usize, vis.endpoint as usize);
+        self.stats.visits += 1;
+        let stay = self.overlap(vis.t_arrive);
+        let busy = self.overlap(vis.t_start);
+        let in_window = self.in_window();
+        let is = &mut self.stats.instances[i];
+        is.in_system_area += stay;
+        is.busy_area += busy;
+        let es = &mut self.stats.endpoints[e];
+        es.in_system_area += stay;
+        es.busy_area += busy;
+        if in_window {
+            self.stats.instances[i].completed += 1;
+            let es = &mut self.stats.endpoints[e];
+            es.completed += 1;
+            es.errors += u64::from(!ok);
+            es.response_sum += self.now - vis.t_arrive;
+        }
+        self.visits.get_mut(v).state = State::Free;
+        self.visits.release(v);
+        let inst = &mut self.inst[i];
+        inst.busy -= 1;
+        inst.outstanding -= 1;
+        if let Some(next) = inst.queue.pop_front() {
+            self.start(next);
+        }
+        self.respond(
+            vis.slot,
+            vis.gen_,
+            ok,
+            self.p.latency(self.p.inst_zone[i], vis.caller_zone),
+        );
+    }
+
+    fn reject(&mut self, v: u32) {
+        let vis = *self.visits.get(v);
+        let (i, e) = (vis.instance as usize, vis.endpoint as usize);
+        if self.in_window() {
+            self.stats.instances[i].rejected += 1;
+            self.stats.endpoints[e].errors += 1;
+            self.stats.endpoints[e].rejected += 1;
+        }
+        self.visits.get_mut(v).state = State::Free;
+        self.visits.release(v);
+        self.inst[i].outstanding -= 1;
+        self.respond(
+            vis.slot,
+            vis.gen_,
+            false,
+            self.p.latency(self.p.inst_zone[i], vis.caller_zone),
+        );
+    }
+
+    fn respond(&mut self, s: u32, gen_: u32, ok: bool, delay: f64) {
+        if self.slot_gen[s as usize] != gen_ {
+            return; // The caller gave up on this attempt.
+        }
+        if delay > 0.0 {
+            let kind = if ok {
+                Kind::ResponseOk
+            } else {
+                Kind::ResponseErr
+            };
+            self.schedule(self.now + delay, kind, s, gen_);
+        } else {
+            self.on_response(s, gen_, ok);
+        }
+    }
+
+    fn on_response(&mut self, s: u32, gen_: u32, ok: bool) {
+        if self.slot_gen[s as usize] != gen_ {
+            return;
+        }
+        self.slot_gen[s as usize] = gen_.wrapping_add(1);
+        if !ok {
+            self.attempt_failed(s);
+            return;
+        }
+        let slot = self.slots.get_mut(s);
+        slot.copies_left -= 1;
+        if slot.copies_left > 0 {
+            slot.attempt = 0;
+            self.issue(s);
+        } else {
+            self.lane_done(s, true);
+        }
+    }
+
+    fn on_timeout(&mut self, s: u32, gen_: u32) {
+        if self.slot_gen[s as usize] != gen_ {
+            self.stats.events -= 1; // A stale timer is not an event of the model.
+            return;
+        }
+        self.slot_gen[s as usize] = gen_.wrapping_add(1);
+        if self.in_window() {
+            self.stats.timeouts += 1;
+        }
+        self.attempt_failed(s);
+    }
+
+    fn attempt_failed(&mut self, s: u32) {
+        let slot = *self.slots.get(s);
+        let retry = self.p.lanes[slot.lane as usize].retry;
+        match retry {
+            Some(r) if slot.attempt < r.max => {
+                let attempt = slot.attempt + 1;
+                self.slots.get_mut(s).attempt = attempt;
+                if self.in_window() {
+                    self.stats.retries += 1;
+                }
+                let exp = r
+                    .multiplier
+                    .powi(attempt.saturating_sub(1).min(1023) as i32);
+                let wait = (r.backoff * exp).min(r.max_backoff);
+                let wait = match r.jitter {
+                    Jitter::None => wait,
+                    Jitter::Full => wait * self.rng.uniform(),
+                    Jitter::Equal => wait / 2.0 + wait / 2.0 * self.rng.uniform(),
+                };
+                let g = self.slot_gen[s as usize];
+                if wait > 0.0 {
+                    self.schedule(self.now + wait, Kind::Retry, s, g);
+                } else {
+                    self.issue(s);
+                }
+            }
+            _ => self.lane_done(s, false),
+        }
+    }
+
+    /// A lane is over (all copies returned, or it failed for good): tell its owner.
+    fn lane_done(&mut self, s: u32, ok: bool) {
+        let slot = *self.slots.get(s);
+        self.slot_gen[s as usize] = self.slot_gen[s as usize].wrapping_add(1);
+        self.slots.release(s);
+        if slot.owner_is_request {
+            self.flow_step_done(slot.owner, ok);
+            return;
+        }
+        let v = slot.owner;
+        let vis = self.visits.get_mut(v);
+        vis.failed |= !ok;
+        vis.pending -= 1;
+        if vis.pending == 0 {
+            if vis.failed {
+                self.finish(v, false);
+            } else {
+                vis.step += 1;
+                self.run_steps(v);
+            }
+        }
+    }
+
+    // ---- processor sharing -------------------------------------------------------------------
+
+    fn ps_advance(&mut self, ps: usize) {
+        let now = self.now;
+        let warmup = self.warmup;
+        let h = &mut self.ps[ps];
+        let dt = now - h.t_last;
+        if dt > 0.0 {
+            h.vclock += dt * h.rate();
+            let busy_cores = f64::from(h.active).min(h.cores);
+            let inside = (now - h.t_last.max(warmup)).max(0.0);
+            self.stats.host_busy[h.host as usize] += busy_cores * inside;
+        }
+        h.t_last = now;
+    }
+
+    fn ps_reschedule(&mut self, ps: usize) {
+        let h = &mut self.ps[ps];
+        h.generation = h.generation.wrapping_add(1);
+        if let Some(&Reverse((vf, _))) = h.jobs.peek() {
+            let dt = ((f64::from_bits(vf) - h.vclock) / h.rate()).max(0.0);
+            let (at, g) = (self.now + dt, h.generation);
+            self.schedule(at, Kind::HostDone, ps as u32, g);
+        }
+    }
+
+    fn ps_add(&mut self, ps: usize, v: u32, work: f64) {
+        self.ps_advance(ps);
+        let h = &mut self.ps[ps];
+        let old_rate = h.rate();
+        let old_min = h.jobs.peek().map(|r| r.0.0);
+        let vf = (h.vclock + work).to_bits();
+        h.jobs.push(Reverse((vf, v)));
+        h.active += 1;
+        if h.rate() != old_rate || old_min.is_none_or(|m| vf < m) {
+            self.ps_reschedule(ps);
+        }
+    }
+
+    fn host_done(&mut self, ps: u32, generation: u32) {
+        let ps = ps as usize;
+        if self.ps[ps].generation != generation {
+            self.stats.events -= 1; // Superseded by a reschedule.
+            return;
+        }
+        self.ps_advance(ps);
+        let h = &mut self.ps[ps];
+        let Some(Reverse((vf, v))) = h.jobs.pop() else {
+            return;
+        };
+        h.vclock = h.vclock.max(f64::from_bits(vf));
+        h.active -= 1;
+        self.ps_reschedule(ps);
+        self.cpu_done(v);
+    }
+}
