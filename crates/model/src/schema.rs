@@ -80,6 +80,11 @@ fn explain(err: &jsonschema::ValidationError<'_>, root: &Value, out: &mut Vec<Sc
             message,
         });
     };
+    // Units word their own problems, whichever keyword caught them.
+    if let Some(message) = unit_message(err.schema_path().as_str(), instance) {
+        push(out, path, false, message);
+        return;
+    }
     match err.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_properties(err.schema_path().as_str());
@@ -135,7 +140,7 @@ fn explain(err: &jsonschema::ValidationError<'_>, root: &Value, out: &mut Vec<Sc
             );
         }
         ValidationErrorKind::Pattern { .. } => {
-            let message = unit_message(err.schema_path().as_str(), instance).unwrap_or_else(|| {
+            let message = {
                 let parent = err
                     .schema_path()
                     .as_str()
@@ -153,7 +158,7 @@ fn explain(err: &jsonschema::ValidationError<'_>, root: &Value, out: &mut Vec<Sc
                     ),
                     None => format!("{} has the wrong format", describe(instance)),
                 }
-            });
+            };
             push(out, path, false, message);
         }
         ValidationErrorKind::Enum { options } => {

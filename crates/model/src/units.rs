@@ -81,9 +81,9 @@ impl<T: FromStr<Err = UnitError>> serde::de::Visitor<'_> for UnitVisitor<T> {
 
 macro_rules! unit_serde {
     ($ty:ident, $pattern:expr, $desc:expr) => {
-        unit_serde!($ty, $pattern, $desc, "string");
+        unit_serde!($ty, $pattern, $desc, ["string"], u64::MAX);
     };
-    ($ty:ident, $pattern:expr, $desc:expr, $($types:expr),+) => {
+    ($ty:ident, $pattern:expr, $desc:expr, [$($types:expr),+], $max_number:expr) => {
         impl Serialize for $ty {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_str(self)
@@ -102,6 +102,8 @@ macro_rules! unit_serde {
                 schemars::json_schema!({
                     "type": [$($types),+],
                     "pattern": $pattern,
+                    "minimum": 0,
+                    "maximum": $max_number,
                     "description": $desc,
                 })
             }
@@ -203,8 +205,8 @@ unit_serde!(
     Duration,
     r"^\s*(0|[0-9][0-9_]*(\.[0-9]+)?\s*(ns|us|µs|ms|s|m|h))\s*$",
     "A duration: a number and a unit (ns, us, ms, s, m, h), e.g. `250ms`, `1.5s`, `2m`; or 0.",
-    "string",
-    "integer"
+    ["string", "integer"],
+    0
 );
 
 /// An amount of memory or storage in bytes. Text: `512Mi`, `2Gi`, `500G`, `100MB`, `4096`.
@@ -290,8 +292,8 @@ unit_serde!(
     Bytes,
     r"^\s*[0-9][0-9_]*(\.[0-9]+)?\s*(Ki|Mi|Gi|Ti|Pi|k|K|M|G|T|P|E)?B?\s*$",
     "A size in bytes: a number and an optional unit, Ki/Mi/Gi/Ti (1024-based) or k/M/G/T (1000-based), e.g. `512Mi`, `2Gi`.",
-    "string",
-    "integer"
+    ["string", "integer"],
+    u64::MAX
 );
 
 /// Events per second. Text: `500/s`, `30/min`, `2/h`, `1.5k/s`.

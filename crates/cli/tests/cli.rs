@@ -1,0 +1,250 @@
+//! End-to-end tests of the `doppel` binary: run it in a temporary directory like a user would
+//! and compare its output and exit code with what the docs promise.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use expect_test::{Expect, expect};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `doppel ARGS` in `dir`; returns (exit code, stdout, stderr).
+fn doppel(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_doppel"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn check(dir: &Path, args: &[&str], expect: Expect) {
+    let (code, stdout, stderr) = doppel(dir, args);
+    expect.assert_eq(&format!("exit {code}\n{stdout}{stderr}"));
+}
+
+fn example_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![repo().join("examples")];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|e| e == "yaml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    // Files another example includes are parts of a twin, not twins of their own.
+    let included: Vec<PathBuf> = out
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let dir = f.parent().unwrap().to_path_buf();
+            doppel_model::load_str("x.yaml", &text)
+                .twin
+                .include
+                .into_iter()
+                .map(move |i| dir.join(i))
+        })
+        .collect();
+    out.retain(|f| !included.contains(f));
+    out
+}
+
+#[test]
+fn every_example_validates_without_errors() {
+    let files = example_files();
+    assert!(files.len() >= 3, "examples missing: {files:?}");
+    for f in files {
+        let (code, stdout, _) = doppel(&repo(), &["validate", f.to_str().unwrap()]);
+        assert_eq!(code, 0, "{}:\n{stdout}", f.display());
+        assert!(stdout.contains("ok: "), "{stdout}");
+    }
+}
+
+#[test]
+fn validate_reports_every_problem_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("doppel.yaml"),
+        "include: [more.yaml]\nservices:\n  api:\n    endpoints:\n      get: {service_time: {dist: exponential, mean: 5}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("more.yaml"),
+        "workloads:\n  w:\n    open: {rate: 5/s}\n    flow: {steps: {a: {service: apii}}}\n",
+    )
+    .unwrap();
+    check(
+        dir.path(),
+        &["validate", "doppel.yaml"],
+        expect![[r#"
+            exit 1
+            doppel.yaml:5:53: services.api.endpoints.get.service_time.mean: invalid duration `5`: expected a number and a unit: ns, us, ms, s, m or h (e.g. `250ms`)
+            more.yaml:4:33: workloads.w.flow.steps.a.service: unknown service `apii` (did you mean `api`?); no such entry under `services`
+        "#]],
+    );
+}
+
+#[test]
+fn warnings_pass_unless_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.yaml"),
+        "services:\n  a:\n    endpoints:\n      x: {service_time: {dist: constant, value: 1ms}, calls: [{service: a, probability: 0.1}]}\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = doppel(dir.path(), &["validate", "t.yaml"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("warning: call cycle a.x → a.x"), "{stdout}");
+    assert!(stdout.ends_with("1 warning\n"), "{stdout}");
+    let (code, _, _) = doppel(dir.path(), &["validate", "--strict", "t.yaml"]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn missing_file_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = doppel(dir.path(), &["validate", "nope.yaml"]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.starts_with("nope.yaml:1:1: (document): cannot read file:"),
+        "{stdout}"
+    );
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn show_minimal() {
+    check(
+        &repo(),
+        &["show", "examples/minimal.yaml"],
+        expect![[r#"
+            exit 0
+            minimal
+            0 zones, 0 hosts, 1 service, 1 instance, 1 endpoint, 1 workload, 0 SLOs
+
+            Services
+              NAME  KIND  VERSION  INSTANCES  WORKERS  QUEUE  ENDPOINTS
+              api   app   -        1          4        -      hello (exponential mean 20ms)
+
+            Workloads
+              users  open 100/s  1 step from `hello`
+
+            Call graph
+              api.hello
+        "#]],
+    );
+}
+
+#[test]
+fn show_refuses_an_invalid_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.yaml"), "zones: {a: {region: r}}\n").unwrap();
+    check(
+        dir.path(),
+        &["show", "t.yaml"],
+        expect![[r#"
+            exit 1
+            t.yaml:1:21: zones.a.region: unknown region `r`; no such entry under `regions`
+        "#]],
+    );
+}
+
+#[test]
+fn graph_exports_dot_and_json_with_stable_ids() {
+    check(
+        &repo(),
+        &["graph", "examples/minimal.yaml", "--format", "json"],
+        expect![[r#"
+            exit 0
+            {
+              "nodes": [
+                {
+                  "id": "service:api",
+                  "kind": "service",
+                  "name": "api"
+                },
+                {
+                  "id": "instance:api/api-0",
+                  "kind": "instance",
+                  "name": "api/api-0"
+                },
+                {
+                  "id": "endpoint:api/hello",
+                  "kind": "endpoint",
+                  "name": "api/hello"
+                },
+                {
+                  "id": "workload:users",
+                  "kind": "workload",
+                  "name": "users"
+                }
+              ],
+              "edges": [
+                {
+                  "from": "instance:api/api-0",
+                  "to": "service:api",
+                  "kind": "part-of"
+                },
+                {
+                  "from": "endpoint:api/hello",
+                  "to": "service:api",
+                  "kind": "part-of"
+                },
+                {
+                  "from": "workload:users",
+                  "to": "endpoint:api/hello",
+                  "kind": "visits",
+                  "weight": 1.0
+                }
+              ]
+            }
+        "#]],
+    );
+    let (code, dot, _) = doppel(&repo(), &["graph", "examples/minimal.yaml"]);
+    assert_eq!(code, 0);
+    assert!(dot.starts_with("digraph \"minimal\" {"), "{dot}");
+    assert!(
+        dot.contains("\"workload:users\" -> \"endpoint:api/hello\""),
+        "{dot}"
+    );
+}
+
+#[test]
+fn schema_command_prints_the_committed_schema() {
+    let (code, stdout, _) = doppel(&repo(), &["schema"]);
+    assert_eq!(code, 0);
+    let committed = std::fs::read_to_string(repo().join("schema/doppel.schema.json")).unwrap();
+    assert!(
+        stdout == committed,
+        "`doppel schema` differs from schema/doppel.schema.json"
+    );
+}
+
+#[test]
+fn version_help_and_completions() {
+    let (code, stdout, _) = doppel(&repo(), &["--version"]);
+    assert_eq!(
+        (code, stdout.trim()),
+        (0, concat!("doppel ", env!("CARGO_PKG_VERSION")))
+    );
+    let (code, stdout, _) = doppel(&repo(), &["validate", "--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("FILE:LINE:COL: PATH: message"), "{stdout}");
+    let (code, stdout, _) = doppel(&repo(), &["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("complete -F _doppel"), "{stdout}");
+    let (code, _, stderr) = doppel(&repo(), &["frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unrecognized subcommand"), "{stderr}");
+}
