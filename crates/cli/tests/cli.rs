@@ -248,3 +248,15 @@ fn version_help_and_completions() {
     assert_eq!(code, 2);
     assert!(stderr.contains("unrecognized subcommand"), "{stderr}");
 }
+
+/// The README's `doppel validate` example is real output, kept in step by this test.
+#[test]
+fn readme_validate_example_is_true() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let marker = "$ doppel validate broken.yaml\n";
+    let start = readme.find(marker).expect("README shows `doppel validate broken.yaml`") + marker.len();
+    let shown = &readme[start..start + readme[start..].find("```").unwrap()];
+    let (code, stdout, _) = doppel(&repo().join("crates/cli/test_data"), &["validate", "broken.yaml"]);
+    assert_eq!(code, 1);
+    assert_eq!(stdout, shown, "README.md's validate example is out of date");
+}

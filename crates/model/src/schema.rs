@@ -100,7 +100,7 @@ fn explain(err: &jsonschema::ValidationError<'_>, root: &Value, out: &mut Vec<Sc
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            push(out, path, false, format!("missing field `{name}`"));
+            push(out, path, true, format!("missing field `{name}`"));
         }
         ValidationErrorKind::Minimum { limit } => {
             push(
