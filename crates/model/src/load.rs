@@ -71,24 +71,7 @@ impl Loaded {
     /// Where an entity's facts came from: its own `provenance` block if an importer wrote
     /// one, otherwise the file and line that define it.
     pub fn provenance(&self, id: &EntityId) -> Option<Provenance> {
-        let explicit = match id.kind {
-            Kind::Service => self
-                .twin
-                .services
-                .get(&id.name)
-                .and_then(|s| s.provenance.clone()),
-            Kind::Host => self
-                .twin
-                .hosts
-                .get(&id.name)
-                .and_then(|h| h.provenance.clone()),
-            Kind::Workload => self
-                .twin
-                .workloads
-                .get(&id.name)
-                .and_then(|w| w.provenance.clone()),
-            _ => None,
-        };
+        let explicit = self.twin.stated_provenance(id).cloned();
         if explicit.is_some() {
             return explicit;
         }

@@ -137,6 +137,43 @@ impl Twin {
             .or((a == b).then_some(Duration::ZERO))
     }
 
+    /// The `provenance` block an importer wrote on an entity, if any.
+    pub fn stated_provenance(&self, id: &crate::ids::EntityId) -> Option<&crate::twin::Provenance> {
+        use crate::ids::Kind;
+        let n = id.name.as_str();
+        let nested = || {
+            n.split_once('/')
+                .and_then(|(s, child)| Some((self.services.get(s)?, child)))
+        };
+        match id.kind {
+            Kind::Region => self.regions.get(n)?.provenance.as_ref(),
+            Kind::Zone => self.zones.get(n)?.provenance.as_ref(),
+            Kind::Rack => self.racks.get(n)?.provenance.as_ref(),
+            Kind::Cluster => self.clusters.get(n)?.provenance.as_ref(),
+            Kind::Host => self.hosts.get(n)?.provenance.as_ref(),
+            Kind::Network => self.networks.get(n)?.provenance.as_ref(),
+            Kind::Subnet => self.subnets.get(n)?.provenance.as_ref(),
+            Kind::Router => self.routers.get(n)?.provenance.as_ref(),
+            Kind::Link => self.links.get(n)?.provenance.as_ref(),
+            Kind::SecurityGroup => self.security_groups.get(n)?.provenance.as_ref(),
+            Kind::NetworkPolicy => self.network_policies.get(n)?.provenance.as_ref(),
+            Kind::Service => self.services.get(n)?.provenance.as_ref(),
+            Kind::Instance => {
+                let (svc, child) = nested()?;
+                svc.instances
+                    .get(child)?
+                    .provenance
+                    .as_ref()
+                    .or(svc.provenance.as_ref())
+            }
+            // Endpoints and SLOs carry no block of their own: their service's or none.
+            Kind::Endpoint => nested()?.0.provenance.as_ref(),
+            Kind::Workload => self.workloads.get(n)?.provenance.as_ref(),
+            Kind::Credential => self.credentials.get(n)?.provenance.as_ref(),
+            Kind::Slo => None,
+        }
+    }
+
     /// Whether any entity carries `tag`.
     pub fn has_tag(&self, tag: &str) -> bool {
         let t = |tags: &Vec<String>| tags.iter().any(|x| x == tag);
@@ -176,5 +213,24 @@ mod tests {
                 .unwrap_err()
                 .contains("did you mean `get`")
         );
+    }
+
+    #[test]
+    fn provenance_is_stated_or_the_defining_file_and_line() {
+        let loaded = load_str(
+            "t.yaml",
+            "hosts:\n  h: {cores: 1}\n  i:\n    cores: 1\n    provenance: {source: terraform, ref: aws_instance.i}\n",
+        );
+        let h = loaded.provenance(&"host:h".parse().unwrap()).unwrap();
+        assert_eq!(
+            (h.source.as_str(), h.file.as_deref()),
+            ("file", Some("t.yaml:2"))
+        );
+        let i = loaded.provenance(&"host:i".parse().unwrap()).unwrap();
+        assert_eq!(
+            (i.source.as_str(), i.reference.as_deref()),
+            ("terraform", Some("aws_instance.i"))
+        );
+        assert!(loaded.provenance(&"host:nope".parse().unwrap()).is_none());
     }
 }
