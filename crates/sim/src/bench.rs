@@ -303,8 +303,9 @@ mod tests {
     #[test]
     fn tandem_counts_visits() {
         let r = tandem(2_000, 1);
-        // About 10 visits per customer, fewer for those still inside at the end.
-        assert!(r.visits > 19_000 && r.visits <= 20_500, "{r:?}");
+        // 10 visits per customer; arrivals are Poisson(2000) (sd 45 customers, 450 visits) and
+        // about 44 customers (L of the tandem) are still inside at the end: 5 sd either way.
+        assert!(r.visits > 17_000 && r.visits < 22_300, "{r:?}");
         assert!(r.events >= r.visits, "{r:?}");
     }
 }
