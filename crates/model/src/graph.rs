@@ -341,7 +341,7 @@ impl Graph {
             out.push_str(&format!(
                 "  {} [label={}, shape={shape}];\n",
                 quote(&n.id),
-                quote(&format!("{}\\n{}", n.kind, n.name))
+                format!("\"{}\\n{}\"", escape(&n.kind), escape(&n.name))
             ));
         }
         for e in &self.edges {
@@ -371,11 +371,12 @@ impl Graph {
     }
 }
 
+/// Escapes text for a DOT string literal.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// A DOT string literal.
 fn quote(s: &str) -> String {
-    format!(
-        "\"{}\"",
-        s.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace("\\\\n", "\\n")
-    )
+    format!("\"{}\"", escape(s))
 }

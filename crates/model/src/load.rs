@@ -421,8 +421,8 @@ fn merge(loaded: &mut Loaded, part: Twin, file: usize) {
         ($field:ident, $kind:expr) => {
             for (k, v) in $field {
                 let key = ($kind.section().to_owned(), k.clone());
-                if let Some(&first) = loaded.owners.get(&key) {
-                    dups.push(($kind, k, first));
+                if loaded.owners.contains_key(&key) {
+                    dups.push(($kind, k));
                 } else {
                     loaded.owners.insert(key, file);
                     loaded.twin.$field.insert(k, v);
@@ -445,7 +445,7 @@ fn merge(loaded: &mut Loaded, part: Twin, file: usize) {
     merge_map!(workloads, Kind::Workload);
     merge_map!(slos, Kind::Slo);
     merge_map!(credentials, Kind::Credential);
-    for (kind, name, _) in dups {
+    for (kind, name) in dups {
         let path = Path::of([kind.section(), name.as_str()]);
         let here = loaded
             .spans

@@ -221,12 +221,6 @@ fn explain_branches(
         let options: Vec<String> = tag_errors.iter().map(|(_, v)| format!("`{v}`")).collect();
         let found = instance.pointer(tag_errors[0].0.strip_prefix(pointer).unwrap_or_default());
         let found = found.map_or_else(|| "nothing".to_owned(), describe);
-        let field = tag_path
-            .0
-            .last()
-            .map(|s| format!("{s:?}"))
-            .unwrap_or_default();
-        let _ = field;
         out.push(SchemaError {
             path: tag_path,
             at_key: false,
