@@ -170,6 +170,7 @@ pub fn large_net(seed: u64) -> SimNet {
                         multiplier: 2.0,
                         max_backoff: 0.1,
                         jitter: crate::net::Jitter::Full,
+                        budget: None,
                     });
                 }
                 calls.push(call);

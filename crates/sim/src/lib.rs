@@ -11,6 +11,7 @@
 
 pub mod analytic;
 pub mod bench;
+pub mod compile;
 pub mod dist;
 mod engine;
 pub mod net;
@@ -22,8 +23,8 @@ use rayon::prelude::*;
 
 pub use dist::{Dist, Empirical};
 pub use net::{
-    Call, Endpoint, Flow, FlowStep, Host, Instance, Jitter, Load, LoadBalancing, NetError, Retry,
-    Service, SimNet, Step, Workload,
+    Breaker, Call, Endpoint, Flow, FlowStep, Host, Instance, Jitter, Load, LoadBalancing, NetError,
+    Retry, Service, SimNet, Step, Workload,
 };
 pub use report::SimReport;
 

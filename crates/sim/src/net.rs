@@ -132,10 +132,12 @@ pub struct Call {
     pub timeout: Option<f64>,
     /// Retry failed, rejected or timed-out attempts.
     pub retry: Option<Retry>,
+    /// Stop calling a failing dependency for a while (one breaker per calling instance).
+    pub breaker: Option<Breaker>,
 }
 
 impl Call {
-    /// A plain call made once, always, with no timeout or retry.
+    /// A plain call made once, always, with no timeout, retry or breaker.
     pub fn to(target: EndpointId) -> Call {
         Call {
             target,
@@ -143,8 +145,32 @@ impl Call {
             count: 1,
             timeout: None,
             retry: None,
+            breaker: None,
         }
     }
+}
+
+/// A circuit breaker on a call, kept by each calling instance.
+///
+/// Closed, it counts attempt outcomes in a tumbling window of `window` seconds and opens when
+/// `consecutive_failures` attempts in a row failed, or when at least `min_calls` attempts in
+/// the window failed at a rate of `error_rate` or more. Open, it fails attempts at once (no
+/// request is sent) for `open_for` seconds, then half-opens: `half_open_probes` attempts go
+/// through; one failure opens it again, all succeeding closes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Breaker {
+    /// Open after this many consecutive failed attempts.
+    pub consecutive_failures: Option<u32>,
+    /// Open when the failed share of the window's attempts reaches this (0..1).
+    pub error_rate: Option<f64>,
+    /// Length of the counting window, seconds.
+    pub window: f64,
+    /// Fewest attempts in the window before `error_rate` can open the breaker.
+    pub min_calls: u32,
+    /// How long the breaker stays open, seconds.
+    pub open_for: f64,
+    /// Attempts let through while half-open (≥ 1).
+    pub half_open_probes: u32,
 }
 
 /// Retries with exponential backoff.
@@ -160,6 +186,9 @@ pub struct Retry {
     pub max_backoff: f64,
     /// Randomisation of each wait.
     pub jitter: Jitter,
+    /// Retry budget: over each 10 s of simulated time, retries of this call (all callers
+    /// together) may number at most this share of its first attempts. `None` is unlimited.
+    pub budget: Option<f64>,
 }
 
 /// Backoff jitter.
@@ -328,12 +357,8 @@ impl SimNet {
         }
         for (i, e) in self.endpoints.iter().enumerate() {
             let what = || format!("endpoint {i} ({})", e.name);
-            let Some(&served) = has_instance.get(e.service as usize) else {
+            if e.service as usize >= self.services.len() {
                 return Err(invalid(what(), "unknown service"));
-            };
-            if !served {
-                let name = &self.services[e.service as usize].name;
-                return Err(invalid(what(), format!("service {name} has no instance")));
             }
             e.service_time
                 .validate()
@@ -342,6 +367,7 @@ impl SimNet {
                 if call.target as usize >= self.endpoints.len() {
                     return Err(invalid(what(), "calls an unknown endpoint"));
                 }
+                self.check_served(call.target, &has_instance)?;
                 if !prob_ok(call.probability) {
                     return Err(invalid(what(), "call probability must be in [0, 1]"));
                 }
@@ -360,6 +386,21 @@ impl SimNet {
                         && !r.max_backoff.is_nan();
                     if !ok {
                         return Err(invalid(what(), "bad retry backoff"));
+                    }
+                    if r.budget.is_some_and(|b| !(b.is_finite() && b >= 0.0)) {
+                        return Err(invalid(what(), "retry budget must be >= 0"));
+                    }
+                }
+                if let Some(b) = call.breaker {
+                    let ok = b.window.is_finite()
+                        && b.window > 0.0
+                        && b.open_for.is_finite()
+                        && b.open_for >= 0.0
+                        && b.half_open_probes >= 1
+                        && b.error_rate.is_none_or(|r| (0.0..=1.0).contains(&r))
+                        && b.consecutive_failures.is_none_or(|n| n >= 1);
+                    if !ok {
+                        return Err(invalid(what(), "bad circuit breaker parameters"));
                     }
                 }
             }
@@ -392,6 +433,7 @@ impl SimNet {
                 if s.endpoint as usize >= self.endpoints.len() {
                     return Err(invalid(what(), "flow visits an unknown endpoint"));
                 }
+                self.check_served(s.endpoint, &has_instance)?;
                 let mut total = 0.0;
                 for &(next, p) in &s.next {
                     if next as usize >= n || !prob_ok(p) {
@@ -408,6 +450,24 @@ impl SimNet {
             }
         }
         Ok(())
+    }
+
+    /// A called or visited endpoint needs at least one instance to run on.
+    fn check_served(&self, e: EndpointId, has_instance: &[bool]) -> Result<(), NetError> {
+        let ep = &self.endpoints[e as usize];
+        if has_instance
+            .get(ep.service as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            Ok(())
+        } else {
+            let name = &self.services[ep.service as usize].name;
+            Err(invalid(
+                format!("endpoint {e} ({})", ep.name),
+                format!("is used but service {name} has no instance"),
+            ))
+        }
     }
 
     /// Synchronous calls must not loop (A calls B calls A would deadlock worker pools and

@@ -43,6 +43,8 @@ pub struct Summary {
     pub timeouts: u64,
     /// Retries made in the window, all replications together.
     pub retries: u64,
+    /// Call attempts failed at once by an open circuit breaker, all replications together.
+    pub short_circuits: u64,
 }
 
 /// What a workload's users saw.
@@ -168,6 +170,7 @@ pub(crate) fn build(net: &SimNet, info: &RunInfo, reps: &[RepStats]) -> SimRepor
         replications: reps.len() as u32,
         timeouts: reps.iter().map(|s| s.timeouts).sum(),
         retries: reps.iter().map(|s| s.retries).sum(),
+        short_circuits: reps.iter().map(|s| s.short_circuits).sum(),
     };
 
     let workloads = net

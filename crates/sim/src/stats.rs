@@ -99,6 +99,8 @@ pub(crate) struct EndpointStats {
 /// Everything one replication measured.
 #[derive(Debug, Clone)]
 pub(crate) struct RepStats {
+    /// Attempts failed at once by an open circuit breaker.
+    pub short_circuits: u64,
     pub events: u64,
     pub visits: u64,
     pub timeouts: u64,

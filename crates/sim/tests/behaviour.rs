@@ -355,6 +355,7 @@ fn timeouts_free_the_caller_but_work_continues() {
         multiplier: 2.0,
         max_backoff: 0.1,
         jitter: Jitter::None,
+        budget: None,
     };
     b.net.endpoints[front as usize].steps = vec![Step {
         calls: vec![Call {
@@ -415,6 +416,7 @@ fn retries_recover_from_rejections() {
         multiplier: 2.0,
         max_backoff: 60.0,
         jitter: Jitter::Full,
+        budget: None,
     };
     b.net.endpoints[front as usize].steps = vec![Step {
         calls: vec![Call {

@@ -102,6 +102,38 @@ struct Request {
     paused: f64,
 }
 
+/// Circuit-breaker state of one (call, calling instance).
+#[derive(Debug, Clone, Copy, Default)]
+struct BreakerState {
+    mode: BreakerMode,
+    consecutive: u32,
+    window_start: f64,
+    window_calls: u32,
+    window_failures: u32,
+    open_until: f64,
+    probes_out: u32,
+    probes_ok: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum BreakerMode {
+    #[default]
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+/// Retry-budget counters of one call, over a tumbling window.
+#[derive(Debug, Clone, Copy, Default)]
+struct BudgetState {
+    window_start: f64,
+    first_attempts: f64,
+    retries: f64,
+}
+
+/// Length of the retry-budget window, seconds.
+const BUDGET_WINDOW: f64 = 10.0;
+
 #[derive(Debug, Default)]
 struct InstanceRt {
     busy: u32,
@@ -145,6 +177,8 @@ struct Engine<'p> {
     ps: Vec<PsHost>,
     rr: Vec<u32>,
     open_seg: Vec<usize>,
+    breakers: Vec<BreakerState>,
+    budgets: Vec<BudgetState>,
     stats: RepStats,
 }
 
@@ -188,7 +222,10 @@ impl<'p> Engine<'p> {
                 .collect(),
             rr: vec![0; p.svc_instances.len()],
             open_seg: vec![0; p.workloads.len()],
+            breakers: vec![BreakerState::default(); p.breaker_lane.len()],
+            budgets: vec![BudgetState::default(); p.lanes.len()],
             stats: RepStats {
+                short_circuits: 0,
                 events: 0,
                 visits: 0,
                 timeouts: 0,
@@ -479,6 +516,20 @@ impl<'p> Engine<'p> {
         let gen_ = self.slot_gen[s as usize];
         let lane = &self.p.lanes[slot.lane as usize];
         let (target, service, timeout) = (lane.target, lane.service, lane.timeout);
+        if slot.attempt == 0 && lane.retry.is_some_and(|r| r.budget.is_some()) {
+            let b = self.budget(slot.lane);
+            b.first_attempts += 1.0;
+        }
+        let denied = self
+            .breaker_of(&slot)
+            .is_some_and(|k| !self.breaker_permits(k));
+        if denied {
+            if self.in_window() {
+                self.stats.short_circuits += 1;
+            }
+            self.attempt_failed(s);
+            return;
+        }
         let instance = self.pick(service);
         self.inst[instance as usize].outstanding += 1;
         let v = self.visits.alloc(Visit {
@@ -673,6 +724,10 @@ impl<'p> Engine<'p> {
             return;
         }
         self.slot_gen[s as usize] = gen_.wrapping_add(1);
+        let slot = *self.slots.get(s);
+        if let Some(k) = self.breaker_of(&slot) {
+            self.breaker_record(k, ok);
+        }
         if !ok {
             self.attempt_failed(s);
             return;
@@ -696,14 +751,30 @@ impl<'p> Engine<'p> {
         if self.in_window() {
             self.stats.timeouts += 1;
         }
+        let slot = *self.slots.get(s);
+        if let Some(k) = self.breaker_of(&slot) {
+            self.breaker_record(k, false);
+        }
         self.attempt_failed(s);
     }
 
     fn attempt_failed(&mut self, s: u32) {
         let slot = *self.slots.get(s);
         let retry = self.p.lanes[slot.lane as usize].retry;
+        let within_budget = |eng: &mut Self, r: &crate::net::Retry| match r.budget {
+            None => true,
+            Some(share) => {
+                let b = eng.budget(slot.lane);
+                if b.retries + 1.0 <= share * b.first_attempts {
+                    b.retries += 1.0;
+                    true
+                } else {
+                    false
+                }
+            }
+        };
         match retry {
-            Some(r) if slot.attempt < r.max => {
+            Some(r) if slot.attempt < r.max && within_budget(self, &r) => {
                 let attempt = slot.attempt + 1;
                 self.slots.get_mut(s).attempt = attempt;
                 if self.in_window() {
@@ -750,6 +821,112 @@ impl<'p> Engine<'p> {
                 self.run_steps(v);
             }
         }
+    }
+
+    // ---- circuit breakers and retry budgets ------------------------------------------------
+
+    /// The breaker state guarding `slot`'s call from its calling instance, if any.
+    #[inline]
+    fn breaker_of(&self, slot: &Slot) -> Option<usize> {
+        let base = self.p.lanes[slot.lane as usize].breaker_base;
+        if base == NONE || slot.owner_is_request {
+            return None;
+        }
+        let caller = self.visits.get(slot.owner).instance;
+        Some((base + self.p.inst_ordinal[caller as usize]) as usize)
+    }
+
+    /// The parameters of breaker state `k`.
+    #[inline]
+    fn breaker_params(&self, k: usize) -> Option<crate::net::Breaker> {
+        self.p.lanes[self.p.breaker_lane[k] as usize].breaker
+    }
+
+    /// Whether breaker `k` lets an attempt through now (counting half-open probes).
+    fn breaker_permits(&mut self, k: usize) -> bool {
+        let Some(params) = self.breaker_params(k) else {
+            return true;
+        };
+        let now = self.now;
+        let st = &mut self.breakers[k];
+        if st.mode == BreakerMode::Open && now >= st.open_until {
+            st.mode = BreakerMode::HalfOpen;
+            st.probes_out = 0;
+            st.probes_ok = 0;
+        }
+        match st.mode {
+            BreakerMode::Closed => true,
+            BreakerMode::Open => false,
+            BreakerMode::HalfOpen if st.probes_out < params.half_open_probes => {
+                st.probes_out += 1;
+                true
+            }
+            BreakerMode::HalfOpen => false,
+        }
+    }
+
+    /// Feeds an attempt's outcome to breaker `k`.
+    fn breaker_record(&mut self, k: usize, ok: bool) {
+        let Some(params) = self.breaker_params(k) else {
+            return;
+        };
+        let now = self.now;
+        let st = &mut self.breakers[k];
+        match st.mode {
+            BreakerMode::Closed => {
+                if now - st.window_start >= params.window {
+                    st.window_start = now;
+                    st.window_calls = 0;
+                    st.window_failures = 0;
+                }
+                st.window_calls += 1;
+                if ok {
+                    st.consecutive = 0;
+                } else {
+                    st.consecutive += 1;
+                    st.window_failures += 1;
+                }
+                let by_count = params
+                    .consecutive_failures
+                    .is_some_and(|n| st.consecutive >= n);
+                let by_rate = params.error_rate.is_some_and(|r| {
+                    st.window_calls >= params.min_calls
+                        && f64::from(st.window_failures) >= r * f64::from(st.window_calls)
+                });
+                if by_count || by_rate {
+                    st.mode = BreakerMode::Open;
+                    st.open_until = now + params.open_for;
+                }
+            }
+            BreakerMode::HalfOpen if !ok => {
+                st.mode = BreakerMode::Open;
+                st.open_until = now + params.open_for;
+            }
+            BreakerMode::HalfOpen => {
+                st.probes_ok += 1;
+                if st.probes_ok >= params.half_open_probes {
+                    *st = BreakerState {
+                        window_start: now,
+                        ..BreakerState::default()
+                    };
+                }
+            }
+            // A late outcome of an attempt let through before the breaker opened.
+            BreakerMode::Open => {}
+        }
+    }
+
+    fn budget(&mut self, lane: u32) -> &mut BudgetState {
+        let now = self.now;
+        let b = &mut self.budgets[lane as usize];
+        if now - b.window_start >= BUDGET_WINDOW {
+            *b = BudgetState {
+                window_start: now,
+                first_attempts: 0.0,
+                retries: 0.0,
+            };
+        }
+        b
     }
 
     // ---- processor sharing -------------------------------------------------------------------

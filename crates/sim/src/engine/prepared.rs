@@ -3,7 +3,7 @@
 //! cumulative transition probabilities. Built once per run and shared by all replications.
 
 use crate::dist::Dist;
-use crate::net::{Load, LoadBalancing, NetError, Retry, SimNet};
+use crate::net::{Breaker, Load, LoadBalancing, NetError, Retry, SimNet};
 
 /// "No such index".
 pub(crate) const NONE: u32 = u32::MAX;
@@ -18,6 +18,9 @@ pub(crate) struct Lane {
     /// Seconds; infinite when the call has no timeout.
     pub timeout: f64,
     pub retry: Option<Retry>,
+    pub breaker: Option<Breaker>,
+    /// First of this lane's breaker states (one per instance of the calling service), or NONE.
+    pub breaker_base: u32,
 }
 
 /// A workload, flattened.
@@ -51,6 +54,10 @@ pub(crate) struct Prepared {
     /// Index into `ps_hosts`, or NONE when the instance never shares a core.
     pub inst_ps: Vec<u32>,
     pub inst_workers: Vec<u32>,
+    /// Position of each instance in its service's instance list.
+    pub inst_ordinal: Vec<u32>,
+    /// Per circuit-breaker state (one per lane with a breaker × calling instance): its lane.
+    pub breaker_lane: Vec<u32>,
     /// u32::MAX when unbounded.
     pub inst_queue_limit: Vec<u32>,
     pub ps_hosts: Vec<PsHostPrep>,
@@ -91,15 +98,33 @@ impl Prepared {
                 });
             }
         }
+        let mut inst_ordinal = vec![0; ni];
+        for list in &svc_instances {
+            for (k, &i) in list.iter().enumerate() {
+                inst_ordinal[i as usize] = k as u32;
+            }
+        }
+        let mut breaker_lane: Vec<u32> = Vec::new();
         let mut lanes = Vec::new();
         let mut steps = Vec::new();
         let mut ep_steps = Vec::with_capacity(net.endpoints.len());
         for e in &net.endpoints {
             let first = steps.len() as u32;
+            let callers = svc_instances[e.service as usize].len();
             for s in &e.steps {
                 let l0 = lanes.len() as u32;
                 for c in &s.calls {
+                    let breaker_base = if c.breaker.is_some() {
+                        let base = breaker_lane.len() as u32;
+                        let lane = lanes.len() as u32;
+                        breaker_lane.extend(std::iter::repeat_n(lane, callers));
+                        base
+                    } else {
+                        NONE
+                    };
                     lanes.push(Lane {
+                        breaker: c.breaker,
+                        breaker_base,
                         target: c.target,
                         service: net.endpoints[c.target as usize].service,
                         probability: c.probability,
@@ -126,6 +151,8 @@ impl Prepared {
                     count: 1,
                     timeout: f64::INFINITY,
                     retry: None,
+                    breaker: None,
+                    breaker_base: NONE,
                 });
                 let mut acc = 0.0;
                 next.push(
@@ -165,6 +192,8 @@ impl Prepared {
                 .map(|i| i.host.map_or(NONE, |h| host_ps[h as usize]))
                 .collect(),
             inst_workers: net.instances.iter().map(|i| i.workers).collect(),
+            inst_ordinal,
+            breaker_lane,
             inst_queue_limit: net
                 .instances
                 .iter()
