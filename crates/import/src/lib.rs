@@ -9,7 +9,7 @@
 //! panic. Secrets (Terraform values marked sensitive, fields named like secrets, values shaped
 //! like keys or tokens) are never copied into the delta or into a diagnostic: see [`redact`].
 //!
-//! ```no_run
+//! ```
 //! use doppel_import::{Input, Source, import};
 //! let manifest = b"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers: [{name: web, image: 'nginx:1.27'}]\n";
 //! let result = import(Source::Kubernetes, &[Input { name: "web.yaml", bytes: manifest }]);

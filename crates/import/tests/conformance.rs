@@ -26,7 +26,10 @@ fn samples(source: Source) -> Vec<&'static str> {
             "terraform/inframap_google.tfstate.json",
             "terraform/inframap_azure.tfstate",
         ],
-        Source::Kubernetes => vec!["k8s/online-boutique.kubernetes-manifests.yaml"],
+        Source::Kubernetes => vec![
+            "k8s/online-boutique.kubernetes-manifests.yaml",
+            "k8s/extras.yaml",
+        ],
         Source::Ansible => vec![],
         Source::Netbox => vec![
             "netbox/pynetbox_dcim_device.json",

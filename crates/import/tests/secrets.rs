@@ -1,0 +1,60 @@
+//! No secret present in a sample reaches any importer's output: the delta twin, its YAML
+//! rendering and every diagnostic are searched for each secret value the samples hold.
+
+use std::path::PathBuf;
+
+use doppel_import::{Input, Source, import, to_yaml};
+
+/// (source, sample, secrets the sample holds).
+const CASES: &[(Source, &str, &[&str])] = &[(
+    Source::Kubernetes,
+    "k8s/extras.yaml",
+    &[
+        "Sup3rS3cretPassw0rd!",
+        "Expo7erPa55",
+        "Ord3rsDbPa55",
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJvcmRlcnMifQ.c2lnbmF0dXJlLW5vdC1yZWFs",
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    ],
+)];
+
+#[test]
+fn no_sample_secret_reaches_any_output() {
+    for (source, rel, secrets) in CASES {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("test_data")
+            .join(rel);
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for s in *secrets {
+            assert!(
+                text.contains(s),
+                "{rel} does not hold {s}: the test would prove nothing"
+            );
+        }
+        let r = import(
+            *source,
+            &[Input {
+                name: rel,
+                bytes: &bytes,
+            }],
+        );
+        let mut out = serde_json::to_string(&r.delta).unwrap();
+        out.push_str(&to_yaml(&r.delta, None).unwrap());
+        for d in &r.diagnostics {
+            out.push_str(&d.to_string());
+            out.push('\n');
+        }
+        for s in *secrets {
+            // Also fragments: a secret cut in half is still a leak.
+            let half = &s[..s.len() / 2];
+            assert!(!out.contains(s), "{source} leaked {s} from {rel}");
+            assert!(
+                half.len() < 6 || !out.contains(half),
+                "{source} leaked part of {s} from {rel}"
+            );
+        }
+    }
+}
