@@ -508,10 +508,34 @@ fn rate_schedule_and_closed_users() {
 
 #[test]
 fn same_seed_same_bytes_on_any_thread_count() {
-    let net = doppel_sim::bench::large_net(7);
+    // The large benchmark twin at a lower rate, with short timeouts and breakers so that every
+    // mechanism (processor sharing, all balancing policies, timeouts, retries, breakers) runs.
+    let mut net = doppel_sim::bench::large_net(7);
+    for w in &mut net.workloads {
+        w.load = Load::poisson(400.0);
+    }
+    let breaker = doppel_sim::Breaker {
+        consecutive_failures: Some(2),
+        error_rate: Some(0.5),
+        window: 1.0,
+        min_calls: 5,
+        open_for: 0.2,
+        half_open_probes: 2,
+    };
+    for call in net
+        .endpoints
+        .iter_mut()
+        .flat_map(|e| &mut e.steps)
+        .flat_map(|s| &mut s.calls)
+    {
+        if call.timeout.is_some() {
+            call.timeout = Some(0.004);
+            call.breaker = Some(breaker);
+        }
+    }
     let c = SimConfig {
-        duration: 1.0,
-        warmup: 0.2,
+        duration: 3.0,
+        warmup: 0.5,
         seed: 42,
         replications: 3,
     };
@@ -558,5 +582,7 @@ fn same_seed_same_bytes_on_any_thread_count() {
     ] {
         assert!(s.get(key).is_some(), "services[].{key}");
     }
-    assert!(v["summary"]["events"].as_u64().unwrap() > 0);
+    for key in ["events", "timeouts", "retries", "short_circuits"] {
+        assert!(v["summary"][key].as_u64().unwrap() > 0, "summary.{key}");
+    }
 }

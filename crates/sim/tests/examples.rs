@@ -160,3 +160,77 @@ fn shop_compiles_and_runs() {
         );
     }
 }
+
+#[test]
+fn shop_estimate_matches_hand_numbers_and_simulation() {
+    let net = compile(&twin("examples/shop.yaml")).unwrap();
+    let est = doppel_sim::analytic::estimate(&net).unwrap();
+    let util = |name: &str| {
+        est.services
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .utilization
+    };
+    let cpu = |name: &str| {
+        est.hosts
+            .iter()
+            .find(|h| h.name == name)
+            .unwrap()
+            .cpu_utilization
+    };
+    // shop.yaml's comments work these out by hand: recommendations' workers 16.5% busy, web
+    // and ml VMs' CPUs 32%, db-b-1's 18%.
+    assert!(
+        (util("recommendations") - 0.165).abs() < 0.005,
+        "{}",
+        util("recommendations")
+    );
+    for h in ["web-a-1", "web-b-1", "ml-a-1", "ml-b-1"] {
+        assert!((cpu(h) - 0.32).abs() < 0.005, "{h}: {}", cpu(h));
+    }
+    assert!((cpu("db-b-1") - 0.18).abs() < 0.005, "{}", cpu("db-b-1"));
+
+    // The simulation agrees on every sizeable load within 15% (the estimate treats service
+    // times as exponential and a parallel step as its slowest mean; 300 s of Poisson traffic
+    // leaves a few percent of noise; sessions that pause 8-20 s between pages lower the
+    // simulated rates slightly at the start of the window).
+    let cfg = SimConfig {
+        duration: 300.0,
+        warmup: 60.0,
+        seed: 1,
+        replications: 2,
+    };
+    let r = simulate(&net, &cfg).unwrap();
+    for (s, e) in r.services.iter().zip(&est.services) {
+        eprintln!(
+            "{}: utilization sim {:.4} est {:.4}",
+            s.name, s.utilization, e.utilization
+        );
+        if e.utilization >= 0.05 {
+            assert!(
+                (s.utilization - e.utilization).abs() <= 0.15 * e.utilization,
+                "{}",
+                s.name
+            );
+        }
+    }
+    for (h, e) in r.hosts.iter().zip(&est.hosts) {
+        eprintln!(
+            "{}: cpu sim {:.4} est {:.4}",
+            h.name, h.cpu_utilization, e.cpu_utilization
+        );
+        if e.cpu_utilization >= 0.05 {
+            let d = (h.cpu_utilization - e.cpu_utilization).abs();
+            assert!(d <= 0.15 * e.cpu_utilization, "{}", h.name);
+        }
+    }
+    let browse = (&r.workloads[0], &est.workloads[0]);
+    eprintln!(
+        "browse latency: sim {:.2} ms, est {:.2} ms",
+        browse.0.latency_ms.mean, browse.1.mean_latency_ms
+    );
+    let rel =
+        (browse.0.latency_ms.mean - browse.1.mean_latency_ms).abs() / browse.1.mean_latency_ms;
+    assert!(rel < 0.15, "{rel}");
+}

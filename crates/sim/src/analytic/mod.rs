@@ -6,15 +6,18 @@
 //! * [`mva_exact`] and [`mva_schweitzer`] — closed single-class product-form networks by exact
 //!   Mean Value Analysis (multi-server stations handled exactly as load-dependent stations) and by
 //!   the Schweitzer–Bard approximation (with Seidmann's decomposition of multi-server stations),
-//!   which costs O(iterations × stations) whatever the population.
+//!   which costs O(iterations × stations) whatever the population;
+//! * [`estimate`] — the instant approximation of a whole simulator network built from the above.
 //!
 //! Units are whatever the caller uses consistently (Doppel uses seconds and requests per second).
 
+mod estimate;
 mod jackson;
 mod linalg;
 mod mm;
 mod mva;
 
+pub use estimate::{HostEstimate, NetEstimate, ServiceEstimate, WorkloadEstimate, estimate};
 pub use jackson::{JacksonSolution, OpenNetwork, OpenStation, jackson};
 pub use mm::{QueueMetrics, mm1, mmc};
 pub use mva::{ClosedNetwork, ClosedStation, MvaSolution, StationKind, mva_exact, mva_schweitzer};
