@@ -179,6 +179,10 @@ struct Engine<'p> {
     open_seg: Vec<usize>,
     breakers: Vec<BreakerState>,
     budgets: Vec<BudgetState>,
+    /// Pending timeouts per distinct timeout value: (deadline, slot, generation), in deadline
+    /// order; `line_armed` says whether the line's head has an event in the heap.
+    lines: Vec<VecDeque<(f64, u32, u32)>>,
+    line_armed: Vec<bool>,
     stats: RepStats,
 }
 
@@ -224,6 +228,8 @@ impl<'p> Engine<'p> {
             open_seg: vec![0; p.workloads.len()],
             breakers: vec![BreakerState::default(); p.breaker_lane.len()],
             budgets: vec![BudgetState::default(); p.lanes.len()],
+            lines: vec![VecDeque::new(); p.timeout_lines],
+            line_armed: vec![false; p.timeout_lines],
             stats: RepStats {
                 short_circuits: 0,
                 events: 0,
@@ -291,7 +297,7 @@ impl<'p> Engine<'p> {
                 Kind::HostDone => self.host_done(ev.a, ev.b),
                 Kind::ResponseOk => self.on_response(ev.a, ev.b, true),
                 Kind::ResponseErr => self.on_response(ev.a, ev.b, false),
-                Kind::Timeout => self.on_timeout(ev.a, ev.b),
+                Kind::TimeoutLine => self.timeout_line(ev.a as usize),
                 Kind::Retry => {
                     if self.slot_gen[ev.a as usize] == ev.b {
                         self.issue(ev.a);
@@ -515,7 +521,8 @@ impl<'p> Engine<'p> {
         let slot = *self.slots.get(s);
         let gen_ = self.slot_gen[s as usize];
         let lane = &self.p.lanes[slot.lane as usize];
-        let (target, service, timeout) = (lane.target, lane.service, lane.timeout);
+        let (target, service, timeout, line) =
+            (lane.target, lane.service, lane.timeout, lane.timeout_line);
         if slot.attempt == 0 && lane.retry.is_some_and(|r| r.budget.is_some()) {
             let b = self.budget(slot.lane);
             b.first_attempts += 1.0;
@@ -545,8 +552,13 @@ impl<'p> Engine<'p> {
             t_arrive: 0.0,
             t_start: -1.0,
         });
-        if timeout.is_finite() {
-            self.schedule(self.now + timeout, Kind::Timeout, s, gen_);
+        if line != NONE {
+            let deadline = self.now + timeout;
+            self.lines[line as usize].push_back((deadline, s, gen_));
+            if !self.line_armed[line as usize] {
+                self.line_armed[line as usize] = true;
+                self.schedule(deadline, Kind::TimeoutLine, line, 0);
+            }
         }
         let d = self
             .p
@@ -742,11 +754,28 @@ impl<'p> Engine<'p> {
         }
     }
 
-    fn on_timeout(&mut self, s: u32, gen_: u32) {
-        if self.slot_gen[s as usize] != gen_ {
-            self.stats.events -= 1; // A stale timer is not an event of the model.
-            return;
+    /// Fires the due timeouts of a line (those whose attempt is still awaited) and re-arms it.
+    fn timeout_line(&mut self, line: usize) {
+        self.line_armed[line] = false;
+        self.stats.events -= 1; // Only live timeouts count as events of the model.
+        while let Some(&(deadline, s, gen_)) = self.lines[line].front() {
+            if deadline > self.now {
+                break;
+            }
+            self.lines[line].pop_front();
+            if self.slot_gen[s as usize] == gen_ {
+                self.stats.events += 1;
+                self.on_timeout(s, gen_);
+            }
         }
+        let head = self.lines[line].front().map(|h| h.0);
+        if let (Some(deadline), false) = (head, self.line_armed[line]) {
+            self.line_armed[line] = true;
+            self.schedule(deadline, Kind::TimeoutLine, line as u32, 0);
+        }
+    }
+
+    fn on_timeout(&mut self, s: u32, gen_: u32) {
         self.slot_gen[s as usize] = gen_.wrapping_add(1);
         if self.in_window() {
             self.stats.timeouts += 1;

@@ -17,6 +17,8 @@ pub(crate) struct Lane {
     pub count: u32,
     /// Seconds; infinite when the call has no timeout.
     pub timeout: f64,
+    /// The timeout line (one per distinct timeout value) of this call, or NONE.
+    pub timeout_line: u32,
     pub retry: Option<Retry>,
     pub breaker: Option<Breaker>,
     /// First of this lane's breaker states (one per instance of the calling service), or NONE.
@@ -70,6 +72,8 @@ pub(crate) struct Prepared {
     /// Per step: range into `lanes`.
     pub steps: Vec<(u32, u32)>,
     pub lanes: Vec<Lane>,
+    /// Number of distinct call timeouts.
+    pub timeout_lines: usize,
     pub workloads: Vec<WorkloadPrep>,
     pub hosts: usize,
 }
@@ -123,6 +127,7 @@ impl Prepared {
                         NONE
                     };
                     lanes.push(Lane {
+                        timeout_line: NONE,
                         breaker: c.breaker,
                         breaker_base,
                         target: c.target,
@@ -145,6 +150,7 @@ impl Prepared {
             for s in &w.flow.steps {
                 lane.push(lanes.len() as u32);
                 lanes.push(Lane {
+                    timeout_line: NONE,
                     target: s.endpoint,
                     service: net.endpoints[s.endpoint as usize].service,
                     probability: 1.0,
@@ -174,7 +180,23 @@ impl Prepared {
                 think,
             });
         }
+        // Calls with the same timeout share a FIFO "line": their deadlines come in the order the
+        // attempts were made, so only each line's head needs an event in the heap.
+        let mut timeout_lines: Vec<f64> = Vec::new();
+        for lane in &mut lanes {
+            if lane.timeout.is_finite() {
+                let k = match timeout_lines.iter().position(|&t| t == lane.timeout) {
+                    Some(k) => k,
+                    None => {
+                        timeout_lines.push(lane.timeout);
+                        timeout_lines.len() - 1
+                    }
+                };
+                lane.timeout_line = k as u32;
+            }
+        }
         Ok(Prepared {
+            timeout_lines: timeout_lines.len(),
             zones: net.zones.len(),
             latency: net.latency.clone(),
             inst_service: net.instances.iter().map(|i| i.service).collect(),

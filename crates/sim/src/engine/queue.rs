@@ -51,8 +51,8 @@ pub(crate) enum Kind {
     ResponseOk,
     /// A failed response reaches the caller (a = call slot, b = generation).
     ResponseErr,
-    /// A call attempt's timeout fires (a = call slot, b = generation).
-    Timeout,
+    /// The head of a timeout line is due (a = line).
+    TimeoutLine,
     /// A backoff ends and the call is retried (a = call slot, b = generation).
     Retry,
 }
