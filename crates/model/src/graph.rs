@@ -339,9 +339,10 @@ impl Graph {
                 _ => "box",
             };
             out.push_str(&format!(
-                "  {} [label={}, shape={shape}];\n",
+                "  {} [label=\"{}\\n{}\", shape={shape}];\n",
                 quote(&n.id),
-                format!("\"{}\\n{}\"", escape(&n.kind), escape(&n.name))
+                escape(&n.kind),
+                escape(&n.name)
             ));
         }
         for e in &self.edges {

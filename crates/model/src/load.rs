@@ -113,6 +113,8 @@ pub fn load<P: AsRef<FsPath>>(
     queue.reverse();
     let mut seen: HashSet<PathBuf> = HashSet::new();
 
+    // Files that could not be parsed at all: the names they define are unknown.
+    let mut unparsed: Vec<String> = Vec::new();
     while let Some(file) = queue.pop() {
         let key = normalize(&file);
         if !seen.insert(key) {
@@ -165,13 +167,20 @@ pub fn load<P: AsRef<FsPath>>(
             }
         };
         let (mut value, spans) = match yaml::parse(text) {
-            Ok(ok) => ok,
+            Ok(parsed) => {
+                for e in parsed.errors {
+                    let path = Path::from_pointer(&e.pointer, &parsed.value);
+                    file_diag(e.loc, path, e.message, &mut loaded.diagnostics);
+                }
+                (parsed.value, parsed.index)
+            }
             Err(errors) => {
                 for e in errors {
                     let path = Path::from_pointer(&e.pointer, &Value::Null);
                     file_diag(e.loc, path, e.message, &mut loaded.diagnostics);
                 }
                 loaded.spans.push(SpanIndex::default());
+                unparsed.push(name.clone());
                 continue;
             }
         };
@@ -246,6 +255,24 @@ pub fn load<P: AsRef<FsPath>>(
         merge(&mut loaded, part, file_index);
     }
 
+    // Without every file's names, reference checks would only produce noise.
+    if !unparsed.is_empty() && unparsed.len() < loaded.files.len() {
+        let first = loaded.files.first().cloned().unwrap_or_default();
+        loaded.diagnostics.push(Diagnostic {
+            file: first,
+            loc: Loc { line: 1, col: 1 },
+            severity: Severity::Warning,
+            path: Path::root(),
+            message: format!(
+                "cross-references not checked until {} can be parsed",
+                unparsed.join(", ")
+            ),
+        });
+    }
+    if !unparsed.is_empty() {
+        diag::sort(&mut loaded.diagnostics);
+        return loaded;
+    }
     for problem in validate::check(&loaded.twin, &broken) {
         let (file, loc) = loaded.locate(&problem.path, problem.at_key);
         loaded.diagnostics.push(Diagnostic {

@@ -56,7 +56,8 @@ impl Twin {
     ///
     /// Explicit `instances` are taken as written. Otherwise `replicas` (default 1) are named
     /// `SERVICE-0`, `SERVICE-1`... and spread round-robin over `placement.hosts`, or over
-    /// `placement.zones` and, within each zone, over its hosts in the order they are listed.
+    /// `placement.zones` and, within each zone, over its hosts (those with all of
+    /// `placement.host_tags`) in the order they are listed.
     pub fn placed_instances(&self, name: &str, service: &Service) -> Vec<PlacedInstance> {
         let zone_of = |host: &Option<String>| -> Option<String> {
             host.as_ref()
@@ -85,6 +86,7 @@ impl Twin {
                 self.hosts
                     .iter()
                     .filter(|(_, h)| h.zone.as_deref() == Some(z))
+                    .filter(|(_, h)| placement.host_tags.iter().all(|t| h.tags.contains(t)))
                     .map(|(n, _)| n)
                     .collect()
             })

@@ -16,8 +16,8 @@ use crate::units::{Bandwidth, Bytes, Duration, Percent, Rate};
 #[serde(deny_unknown_fields)]
 pub struct Twin {
     /// Format version. Only `1` exists today.
-    #[serde(default = "default_format_version")]
-    pub doppel: u32,
+    #[serde(default)]
+    pub doppel: FormatVersion,
     /// The twin's name, e.g. the system it mirrors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -92,8 +92,15 @@ fn addresses_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     })
 }
 
-fn default_format_version() -> u32 {
-    1
+/// The version of the twin format a file is written in; `1` by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct FormatVersion(#[schemars(range(min = 1, max = 1))] pub u32);
+
+impl Default for FormatVersion {
+    fn default() -> Self {
+        FormatVersion(1)
+    }
 }
 
 /// Where an entity's facts came from, when an importer (not a person) wrote them.
@@ -491,6 +498,9 @@ pub enum ServiceKind {
     LoadBalancer,
     /// An API gateway or ingress.
     Gateway,
+    /// A third-party service outside the estate (a payment provider, a SaaS API): its
+    /// latency and errors are observed, not controlled.
+    External,
 }
 
 /// How a service's callers spread requests over its instances.
@@ -528,6 +538,9 @@ pub struct Service {
     /// Where the replicas run when `instances` does not say: spread over these hosts or zones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
+    /// This service is a replica of another (a database read replica, a cache follower).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_of: Option<String>,
     /// Explicit instances (pods, processes) by name, each on a host.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub instances: IndexMap<String, Instance>,
@@ -570,6 +583,9 @@ pub struct Placement {
     /// Spread replicas round-robin over these zones (and over the hosts in each zone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<String>,
+    /// Within the zones, only hosts carrying all these tags (like a Kubernetes node selector).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_tags: Vec<String>,
 }
 
 /// One instance of a service.
@@ -803,6 +819,18 @@ pub struct Call {
     /// Stop calling a failing dependency for a while.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub circuit_breaker: Option<CircuitBreaker>,
+    /// Fire and forget: the caller does not wait for the call (a message published to a queue,
+    /// an event emitted). The callee still does the work.
+    #[serde(default, rename = "async", skip_serializing_if = "is_false")]
+    pub is_async: bool,
+    /// A failure of this call (error, timeout, open breaker) does not fail the caller's
+    /// request: the caller serves a fallback (e.g. a page without recommendations).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub optional: bool,
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 fn one() -> f64 {

@@ -43,6 +43,7 @@ pub fn check(twin: &Twin, broken: &HashSet<(Kind, String)>) -> Vec<Problem> {
         out: Vec::new(),
     };
     c.places();
+    c.zone_latencies();
     c.network();
     c.services();
     c.call_cycles();
@@ -216,8 +217,42 @@ impl Checker<'_> {
         }
     }
 
+    /// Calls between zones pay the stated latency; a pair of zones that both run instances
+    /// but have no latency stated would silently cost nothing.
+    fn zone_latencies(&mut self) {
+        let t = self.twin;
+        let mut used: Vec<String> = t
+            .all_instances()
+            .into_iter()
+            .filter_map(|i| i.zone)
+            .collect();
+        let order: Vec<&String> = t.zones.keys().collect();
+        used.sort_by_key(|z| order.iter().position(|o| *o == z));
+        used.dedup();
+        for (i, a) in used.iter().enumerate() {
+            for b in &used[i + 1..] {
+                if t.zones.contains_key(a)
+                    && t.zones.contains_key(b)
+                    && t.zone_latency(a, b).is_none()
+                {
+                    self.warn(
+                        Path::of(["zones", a, "latency"]),
+                        format!("no latency stated between zones `{a}` and `{b}`, which both run instances; calls between them will cost no time"),
+                    );
+                }
+            }
+        }
+    }
+
     fn network(&mut self) {
         let t = self.twin;
+        for (name, net) in &t.networks {
+            self.opt_reference(
+                Path::of(["networks", name, "region"]),
+                Kind::Region,
+                &net.region,
+            );
+        }
         for (name, subnet) in &t.subnets {
             let p = Path::of(["subnets", name]);
             self.opt_reference(p.key("zone"), Kind::Zone, &subnet.zone);
@@ -392,6 +427,36 @@ impl Checker<'_> {
                 if !pl.hosts.is_empty() && !pl.zones.is_empty() {
                     self.error(p.key("placement"), "give `hosts` or `zones`, not both");
                 }
+                if !pl.host_tags.is_empty() {
+                    for (i, z) in pl.zones.iter().enumerate() {
+                        let fits = t.hosts.values().any(|h| {
+                            h.zone.as_ref() == Some(z)
+                                && pl.host_tags.iter().all(|tag| h.tags.contains(tag))
+                        });
+                        if t.zones.contains_key(z) && !fits {
+                            self.warn(
+                                p.key("placement").key("zones").index(i),
+                                format!("no host in zone `{z}` has tags {:?}; replicas placed here get no host", pl.host_tags),
+                            );
+                        }
+                    }
+                    if pl.zones.is_empty() {
+                        self.error(
+                            p.key("placement").key("host_tags"),
+                            "`host_tags` selects hosts within `zones`; list the zones",
+                        );
+                    }
+                }
+            }
+            if let Some(primary) = &svc.replica_of {
+                if primary == name {
+                    self.error(
+                        p.key("replica_of"),
+                        "a service cannot be a replica of itself",
+                    );
+                } else {
+                    self.reference(p.key("replica_of"), Kind::Service, primary);
+                }
             }
             if !svc.instances.is_empty() {
                 if let Some(r) = svc.replicas
@@ -509,6 +574,12 @@ impl Checker<'_> {
             };
             self.error(at, e);
         }
+        if call.is_async && call.optional {
+            self.warn(
+                p.key("optional"),
+                "an `async` call never fails its caller; `optional` changes nothing",
+            );
+        }
         if call.timeout.is_some_and(|t| t.as_nanos() == 0) {
             self.error(p.key("timeout"), "a zero timeout fails every call");
         }
@@ -584,9 +655,9 @@ impl Checker<'_> {
             let path = Path::of(["services", s, "endpoints", e, "calls"]);
             let cycle = format!("{} → {}", names.join(" → "), names[0]);
             if rho >= 1.0 - 1e-9 {
-                self.error(path, format!("call cycle {cycle} never ends: each visit makes on average {rho:.3} further visits around it (must be below 1)"));
+                self.error(path, format!("call cycle {cycle} never ends: the expected number of calls grows by a factor {rho:.3} per hop around it (the spectral radius of its expected-call matrix must be below 1)"));
             } else {
-                self.warn(path, format!("call cycle {cycle}: recursive calls end with probability 1 (each visit makes {rho:.3} further visits)"));
+                self.warn(path, format!("call cycle {cycle}: recursive calls end with probability 1 (expected calls shrink by a factor {rho:.3} per hop)"));
             }
         }
     }
@@ -763,6 +834,8 @@ impl Checker<'_> {
                 (None, Some(s)) => {
                     if self.reference(p.key("service"), Kind::Service, s)
                         && slo.endpoint.is_some()
+                        && !self.broken.contains(&(Kind::Service, s.clone()))
+                        && !self.endpoint_broken(s, slo.endpoint.as_deref())
                         && let Err(e) = t.resolve_endpoint(s, slo.endpoint.as_deref())
                     {
                         self.error(p.key("endpoint"), e);

@@ -125,9 +125,23 @@ impl Frame {
 
 /// Parses one YAML document into a JSON value and the index of its positions.
 ///
-/// An empty document is an empty mapping. Errors are returned all at once when the parser can
-/// continue past them (duplicate keys, bad numbers); a syntax error stops the parse.
-pub fn parse(text: &str) -> Result<(Value, SpanIndex), Vec<YamlError>> {
+/// A parsed document: the value, where its nodes are, and the problems the parser could
+/// continue past (duplicate keys keep their first value; bad scalars become null).
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The document as a JSON value.
+    pub value: Value,
+    /// Positions of its nodes.
+    pub index: SpanIndex,
+    /// Problems found along the way.
+    pub errors: Vec<YamlError>,
+}
+
+/// Parses one YAML document into a JSON value and the index of its positions.
+///
+/// An empty document is an empty mapping. A syntax error, an alias bomb or excessive nesting
+/// stops the parse (`Err`); duplicate keys and bad scalars are reported in [`Parsed::errors`].
+pub fn parse(text: &str) -> Result<Parsed, Vec<YamlError>> {
     let mut index = SpanIndex::default();
     let mut errors = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -346,14 +360,15 @@ pub fn parse(text: &str) -> Result<(Value, SpanIndex), Vec<YamlError>> {
             }
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let root = match root {
+    let value = match root {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(v) => v,
     };
-    Ok((root, index))
+    Ok(Parsed {
+        value,
+        index,
+        errors,
+    })
 }
 
 /// Resolves a scalar by the YAML 1.2 core schema: plain `true`, `12`, `1.5`, `null` become
@@ -387,7 +402,11 @@ mod tests {
     #[test]
     fn values_and_positions() {
         let text = "a: 1\nb:\n  - x\n  - 'true'\n  - true\nc: {d: 1.5, e: ~}\n";
-        let (v, idx) = parse(text).unwrap();
+        let Parsed {
+            value: v,
+            index: idx,
+            ..
+        } = parse(text).unwrap();
         assert_eq!(
             v,
             json!({"a": 1, "b": ["x", "true", true], "c": {"d": 1.5, "e": null}})
@@ -401,7 +420,9 @@ mod tests {
 
     #[test]
     fn duplicate_keys_name_both_lines() {
-        let errs = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        let parsed = parse("a: 1\nb: 2\na: 3\nc: 4\n").unwrap();
+        assert_eq!(parsed.value, json!({"a": 1, "b": 2, "c": 4}));
+        let errs = parsed.errors;
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].loc, Loc { line: 3, col: 1 });
         assert_eq!(
@@ -412,8 +433,9 @@ mod tests {
 
     #[test]
     fn anchors_aliases_and_merge_keys() {
-        let (v, _) =
-            parse("base: &b {x: 1, y: 2}\nthing:\n  <<: *b\n  y: 3\nlist: [*b]\n").unwrap();
+        let v = parse("base: &b {x: 1, y: 2}\nthing:\n  <<: *b\n  y: 3\nlist: [*b]\n")
+            .unwrap()
+            .value;
         assert_eq!(v["thing"], json!({"x": 1, "y": 3}));
         assert_eq!(v["list"], json!([{"x": 1, "y": 2}]));
     }
@@ -435,7 +457,7 @@ mod tests {
     fn syntax_errors_have_positions_and_empty_is_empty() {
         let errs = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(errs[0].message.starts_with("YAML syntax"), "{errs:?}");
-        assert_eq!(parse("").unwrap().0, json!({}));
+        assert_eq!(parse("").unwrap().value, json!({}));
         assert!(
             parse("a: 1\n---\nb: 2\n").unwrap_err()[0]
                 .message

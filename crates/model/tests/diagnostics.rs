@@ -139,8 +139,8 @@ services:
         calls: [{service: c, probability: 0.3}]
 ",
         expect![[r#"
-            twin.yaml:7:16: services.a.endpoints.x.calls: call cycle a.x → b.y → a.x never ends: each visit makes on average 1.000 further visits around it (must be below 1)
-            twin.yaml:17:16: services.c.endpoints.z.calls: warning: call cycle c.z → c.z: recursive calls end with probability 1 (each visit makes 0.300 further visits)"#]],
+            twin.yaml:7:16: services.a.endpoints.x.calls: call cycle a.x → b.y → a.x never ends: the expected number of calls grows by a factor 1.000 per hop around it (the spectral radius of its expected-call matrix must be below 1)
+            twin.yaml:17:16: services.c.endpoints.z.calls: warning: call cycle c.z → c.z: recursive calls end with probability 1 (expected calls shrink by a factor 0.300 per hop)"#]],
     );
 }
 
@@ -265,4 +265,67 @@ hosts:
             twin.yaml:5:29: hosts.h.addresses[0]: invalid IP address syntax
             twin.yaml:6:24: hosts.ok.zone: unknown zone `z`; no such entry under `zones`"#]],
     );
+}
+
+#[test]
+fn a_file_that_cannot_be_parsed_does_not_cascade_into_unknown_names() {
+    let files = [
+        (
+            "main.yaml",
+            "include: [net.yaml]\nhosts:\n  h: {zone: a, cores: 1}\n  h: {zone: b, cores: 2}\n",
+        ),
+        ("net.yaml", "zones:\n  a: {latency: [0}\n"),
+    ];
+    let loaded = doppel_model::load(&["main.yaml"], |p| {
+        files
+            .iter()
+            .find(|(n, _)| std::path::Path::new(n) == p)
+            .map(|(_, t)| t.as_bytes().to_vec())
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+    });
+    let text: Vec<String> = loaded.diagnostics.iter().map(ToString::to_string).collect();
+    // The duplicate key keeps the first host and the rest of main.yaml is still checked.
+    expect![[r#"
+        main.yaml:1:1: (document): warning: cross-references not checked until net.yaml can be parsed
+        main.yaml:4:3: hosts.h: duplicate key `h` (first defined at line 3)
+        net.yaml:2:18: (document): YAML syntax: while parsing a flow sequence, expected ',' or ']'"#]].assert_eq(&text.join("\n"));
+    assert_eq!(loaded.twin.hosts["h"].cores, 1.0);
+}
+
+#[test]
+fn placement_replicas_and_zone_latency() {
+    check(
+        "
+zones: {a: {}, b: {}, c: {}}
+hosts:
+  a1: {zone: a, cores: 8, tags: [k8s]}
+  a2: {zone: a, cores: 8, tags: [db]}
+  b1: {zone: b, cores: 8, tags: [db]}
+services:
+  web:
+    replicas: 2
+    placement: {zones: [a, b], host_tags: [k8s]}
+    endpoints:
+      get: {service_time: {dist: constant, value: 1ms}, calls: [{service: web-ro, async: true, optional: true}]}
+  web-ro:
+    replica_of: web
+    placement: {zones: [c]}
+    endpoints:
+      get: {service_time: {dist: constant, value: 1ms}}
+  solo:
+    replica_of: solo
+    endpoints:
+      get: {service_time: {dist: constant, value: 1ms}}
+",
+        expect![[r#"
+            twin.yaml:2:12: zones.a.latency: warning: no latency stated between zones `a` and `b`, which both run instances; calls between them will cost no time
+            twin.yaml:2:12: zones.a.latency: warning: no latency stated between zones `a` and `c`, which both run instances; calls between them will cost no time
+            twin.yaml:2:19: zones.b.latency: warning: no latency stated between zones `b` and `c`, which both run instances; calls between them will cost no time
+            twin.yaml:10:28: services.web.placement.zones[1]: warning: no host in zone `b` has tags ["k8s"]; replicas placed here get no host
+            twin.yaml:12:106: services.web.endpoints.get.calls[0].optional: warning: an `async` call never fails its caller; `optional` changes nothing
+            twin.yaml:19:17: services.solo.replica_of: a service cannot be a replica of itself"#]],
+    );
+    let twin = doppel_model::load_str("t.yaml", "zones: {a: {}}\nhosts:\n  a1: {zone: a, cores: 1, tags: [db]}\n  a2: {zone: a, cores: 1, tags: [k8s]}\nservices:\n  s:\n    replicas: 2\n    placement: {zones: [a], host_tags: [k8s]}\n    endpoints: {e: {service_time: {dist: constant, value: 1ms}}}\n").twin;
+    let hosts: Vec<Option<String>> = twin.all_instances().into_iter().map(|i| i.host).collect();
+    assert_eq!(hosts, [Some("a2".to_owned()), Some("a2".to_owned())]);
 }
