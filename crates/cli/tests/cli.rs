@@ -147,6 +147,109 @@ fn show_minimal() {
 }
 
 #[test]
+fn show_shop() {
+    check(&repo(), &["show", "examples/shop.yaml"], expect![[r#"
+        exit 0
+        shop
+        Web shop, 12 services over two zones of eu-west-1, with SLOs and security facts.
+        2 zones, 14 hosts, 12 services, 22 instances, 27 endpoints, 4 workloads, 6 SLOs, 4 vulnerabilities
+
+        Zones
+          eu-west-1a  region eu-west-1  8 hosts  42 cores  11 instances
+          eu-west-1b  region eu-west-1  6 hosts  38 cores  10 instances
+
+        Services
+          NAME             KIND      VERSION     INSTANCES  WORKERS  QUEUE  ENDPOINTS
+          frontend         app       4.18.2      2          64       256    home (lognormal mean 12ms p99 90ms), search (lognormal mean 8ms p99 60ms), product (lognormal mean 10ms p99 70ms), add_to_cart (lognormal mean 6ms p99 40ms), cart (lognormal mean 8ms p99 50ms), checkout (lognormal mean 15ms p99 100ms)
+          catalog          app       2.31.0      4          8        -      featured (exponential mean 2ms), search (exponential mean 4ms), get_product (exponential mean 1.5ms), update_product (exponential mean 5ms)
+          cart             app       1.9.4       2          8        -      get (exponential mean 1.5ms), add (exponential mean 2.5ms), clear (exponential mean 1ms)
+          recommendations  app       0.14.0      2          16       -      for_user (lognormal mean 40ms p99 150ms), similar (lognormal mean 20ms p99 80ms)
+          checkout         app       3.2.0       2          8        -      place_order (exponential mean 6ms)
+          payment          app       5.0.3       2          4        -      charge (exponential mean 4ms)
+          psp              gateway   2024-04-10  1          1000     -      authorize (lognormal mean 350ms p99 1.5s)
+          pg-primary       database  15.6        1          16       200    read (empirical (5 buckets)), write (empirical (5 buckets))
+          pg-replica       database  15.6        1          16       200    read (empirical (5 buckets)), search (empirical (5 buckets))
+          redis            cache     7.2.4       1          1        -      get (exponential mean 60us), set (exponential mean 80us)
+          rabbitmq         queue     3.12.13     2          4        -      publish (exponential mean 1.2ms), deliver (exponential mean 500us)
+          fulfilment       app       1.4.1       2          2        -      process_order (exponential mean 120ms)
+
+        Workloads
+          browse         open 80/s                                   5 steps from `home`
+          checkout       open 2.5/s                                  2 steps from `review`
+          order-events   open 2/s                                    1 step from `process`
+          merchandisers  closed 4 users, think exponential mean 30s  1 step from `edit`
+
+        SLOs
+          home-latency           endpoint frontend.home     p99 < 250ms
+          product-latency        endpoint frontend.product  p95 < 150ms
+          frontend-availability  service frontend           availability ≥ 99.9%
+          checkout-latency       workload checkout          p99 < 3s
+          checkout-availability  workload checkout          availability ≥ 99.9%
+          payment-availability   endpoint payment.charge    availability ≥ 99.95%
+
+        Call graph
+          frontend.home
+          ├── catalog.featured  (parallel, timeout 300ms)
+          │   └── redis.get
+          ├── recommendations.for_user  (parallel, timeout 300ms)
+          │   ├── redis.get
+          │   └── pg-replica.read  (p=0.2, timeout 100ms)
+          └── cart.get  (parallel, p=0.6, timeout 200ms)
+              └── redis.get
+          frontend.search
+          └── catalog.search  (timeout 1s, retries 1)
+              └── pg-replica.search  (timeout 800ms)
+          frontend.product
+          ├── catalog.get_product  (timeout 500ms, retries 2)
+          │   ├── redis.get
+          │   ├── pg-replica.read  (p=0.1, timeout 200ms)
+          │   └── redis.set  (p=0.1)
+          ├── recommendations.similar  (parallel, timeout 250ms)
+          │   └── redis.get
+          └── cart.get  (parallel, p=0.6, timeout 200ms)
+              └── redis.get
+          frontend.add_to_cart
+          ├── catalog.get_product  (timeout 500ms)
+          │   ├── redis.get
+          │   ├── pg-replica.read  (p=0.1, timeout 200ms)
+          │   └── redis.set  (p=0.1)
+          └── cart.add  (timeout 300ms)
+              ├── redis.get
+              └── redis.set
+          frontend.cart
+          ├── cart.get  (timeout 200ms)
+          │   └── redis.get
+          └── catalog.get_product  (×3, timeout 500ms)
+              ├── redis.get
+              ├── pg-replica.read  (p=0.1, timeout 200ms)
+              └── redis.set  (p=0.1)
+          frontend.checkout
+          └── checkout.place_order  (timeout 10s)
+              ├── cart.get  (timeout 300ms, retries 2)
+              │   └── redis.get
+              ├── catalog.get_product  (×3, timeout 500ms)
+              │   ├── redis.get
+              │   ├── pg-replica.read  (p=0.1, timeout 200ms)
+              │   └── redis.set  (p=0.1)
+              ├── payment.charge  (timeout 8s)
+              │   ├── pg-primary.write  (timeout 2s)
+              │   ├── psp.authorize  (timeout 2s, retries 2)
+              │   └── pg-primary.write  (timeout 2s)
+              ├── pg-primary.write  (×2, timeout 2s)
+              ├── rabbitmq.publish  (timeout 1s)
+              └── cart.clear  (timeout 300ms)
+                  └── redis.set
+          fulfilment.process_order
+          ├── rabbitmq.deliver
+          ├── pg-primary.read  (×2)
+          └── pg-primary.write
+          catalog.update_product
+          ├── pg-primary.write  (timeout 2s)
+          └── redis.set
+    "#]]);
+}
+
+#[test]
 fn show_refuses_an_invalid_twin() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("t.yaml"), "zones: {a: {region: r}}\n").unwrap();
