@@ -12,7 +12,9 @@
 //! and requests live in arenas with free lists, so the steady state allocates nothing; per-entity
 //! state sits in flat vectors indexed by `u32`. Work that finishes at the same instant with no
 //! network latency (a response to the caller, a flow moving on) is handled inline rather than
-//! through the queue. Hosts that can never be oversubscribed (cores ≥ workers placed on them)
+//! through the queue. Call timeouts do not enter the heap: calls with the same timeout share a
+//! FIFO "line" whose deadlines arrive in order, and only each line's head has an event. Hosts
+//! that can never be oversubscribed (cores ≥ workers placed on them)
 //! schedule one completion per CPU phase directly; the others run processor sharing with a
 //! virtual clock, so a change in the number of busy workers costs one rescheduled event, not one
 //! per job.
