@@ -89,12 +89,6 @@ pub fn compile(twin: &m::Twin) -> Result<SimNet, CompileError> {
 
     let mut host_ix: HashMap<&str, u32> = HashMap::new();
     for (name, h) in &twin.hosts {
-        if !(h.cores.is_finite() && h.cores > 0.0) {
-            return Err(err(
-                format!("host:{name}"),
-                "needs cores > 0 to run instances",
-            ));
-        }
         let zone = h.zone.as_deref().map(|z| add_zone(&mut net, z));
         host_ix.insert(name, net.hosts.len() as u32);
         net.hosts.push(Host {
@@ -291,4 +285,140 @@ fn call(what: &str, c: &m::Call, target: u32) -> Result<Call, CompileError> {
         retry,
         breaker,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(yaml: &str) -> m::Twin {
+        let loaded = doppel_model::load_str("t.yaml", yaml);
+        let errors: Vec<_> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == doppel_model::Severity::Error)
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        loaded.twin
+    }
+
+    const BASE: &str = r#"
+zones:
+  a: {latency: {b: 5ms}}
+  b: {}
+hosts:
+  h1: {zone: a, cores: 2}
+  h2: {zone: b, cores: 4}
+services:
+  front:
+    replicas: 2
+    placement: {hosts: [h1, h2]}
+    concurrency: {workers: 3, queue_limit: 7}
+    load_balancing: power-of-two
+    endpoints:
+      get:
+        service_time: {dist: lognormal, mean: 10ms, p99: 50ms}
+        calls:
+          - {service: back, endpoint: get, probability: 0.5, count: 2, timeout: 100ms,
+             retries: {max: 2, backoff: 10ms, jitter: equal, budget: 10%},
+             circuit_breaker: {consecutive_failures: 5, open_for: 10s}}
+          - parallel:
+              - {service: back, endpoint: get}
+              - {service: back, endpoint: put}
+  back:
+    placement: {zones: [b]}
+    endpoints:
+      get: {service_time: {dist: constant, value: 1ms}}
+      put:
+        service_time:
+          dist: empirical
+          buckets: [{le: 1ms, weight: 1}, {le: 3ms, weight: 3}]
+workloads:
+  users:
+    open: {schedule: [{at: 0s, rate: 10/s}, {at: 60s, rate: 20/s}]}
+    flow:
+      steps:
+        first: {service: front, next: {again: 0.25}, exit: 0.75, think_time: {dist: constant, value: 1s}}
+        again: {service: front}
+"#;
+
+    #[test]
+    fn translates_every_field() {
+        let net = compile(&load(BASE)).unwrap();
+        assert_eq!(net.zones, vec!["a", "b"]);
+        // One-way latency stated on one side applies both ways; 0 inside a zone.
+        assert_eq!(net.latency, vec![0.0, 0.005, 0.005, 0.0]);
+        assert_eq!(net.instances.len(), 3);
+        let f0 = &net.instances[0];
+        assert_eq!(
+            (f0.name.as_str(), f0.host, f0.workers, f0.queue_limit),
+            ("front-0", Some(0), 3, Some(7))
+        );
+        assert_eq!(net.instances[1].host, Some(1));
+        // `placement: {zones: [b]}` puts the back replica on b's host.
+        assert_eq!(
+            (net.instances[2].host, net.instance_zone(2)),
+            (Some(1), Some(1))
+        );
+        assert_eq!(net.services[0].load_balancing, LoadBalancing::PowerOfTwo);
+        // Log-normal from mean and p99: the mean survives the translation.
+        let get = &net.endpoints[0];
+        assert!(
+            (get.service_time.mean() - 0.010).abs() < 1e-12,
+            "{:?}",
+            get.service_time
+        );
+        assert_eq!(get.steps.len(), 2);
+        let c = &get.steps[0].calls[0];
+        assert_eq!(
+            (c.target, c.probability, c.count, c.timeout),
+            (1, 0.5, 2, Some(0.1))
+        );
+        let r = c.retry.unwrap();
+        assert_eq!(
+            (r.max, r.backoff, r.multiplier, r.jitter),
+            (2, 0.01, 2.0, Jitter::Equal)
+        );
+        assert!(r.max_backoff.is_infinite() && (r.budget.unwrap() - 0.1).abs() < 1e-12);
+        let b = c.breaker.unwrap();
+        assert_eq!(
+            (b.consecutive_failures, b.open_for, b.window),
+            (Some(5), 10.0, 10.0)
+        );
+        let targets: Vec<u32> = get.steps[1].calls.iter().map(|c| c.target).collect();
+        assert_eq!(targets, vec![1, 2]);
+        // Empirical: 1/4 uniform on [0, 1ms], 3/4 on [1ms, 3ms]: mean 0.125 + 1.5 ms.
+        assert!((net.endpoints[2].service_time.mean() - 0.001625).abs() < 1e-12);
+        let w = &net.workloads[0];
+        assert_eq!(
+            w.load,
+            Load::Open {
+                schedule: vec![(0.0, 10.0), (60.0, 20.0)]
+            }
+        );
+        assert_eq!(w.flow.start, 0);
+        assert_eq!(w.flow.steps[0].next, vec![(1, 0.25)]);
+        assert_eq!(w.flow.steps[0].think_time, Some(Dist::Constant(1.0)));
+    }
+
+    #[test]
+    fn reports_what_cannot_be_simulated() {
+        // A service with no replicas that is still called.
+        let twin = load(&BASE.replace(
+            "  back:\n    placement: {zones: [b]}",
+            "  back:\n    replicas: 0",
+        ));
+        let e = compile(&twin).unwrap_err();
+        assert!(e.why.contains("no instance"), "{e}");
+        // A breaker that can never open (the model's validation reports it too; a twin built
+        // in code may still hold one).
+        let mut twin = load(BASE);
+        let get = &mut twin.services["front"].endpoints["get"];
+        let m::CallStep::Call(call) = &mut get.calls[0] else {
+            panic!("a single call")
+        };
+        call.circuit_breaker.as_mut().unwrap().consecutive_failures = None;
+        let e = compile(&twin).unwrap_err();
+        assert!(e.why.contains("never trips"), "{e}");
+    }
 }

@@ -329,10 +329,19 @@ impl SimNet {
             return Err(invalid("latency", "must be finite and >= 0"));
         }
         let zone_ok = |z: Option<ZoneId>| z.is_none_or(|z| (z as usize) < nz);
+        let mut used = vec![false; self.hosts.len()];
+        for h in self.instances.iter().filter_map(|i| i.host) {
+            if let Some(u) = used.get_mut(h as usize) {
+                *u = true;
+            }
+        }
         for (i, h) in self.hosts.iter().enumerate() {
             let what = || format!("host {i} ({})", h.name);
-            if !(h.cores.is_finite() && h.cores > 0.0) {
-                return Err(invalid(what(), "cores must be > 0"));
+            if !(h.cores.is_finite() && h.cores >= 0.0) || (used[i] && h.cores <= 0.0) {
+                return Err(invalid(
+                    what(),
+                    "cores must be > 0 on a host that runs instances",
+                ));
             }
             if !zone_ok(h.zone) {
                 return Err(invalid(what(), "unknown zone"));
