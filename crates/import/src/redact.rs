@@ -153,7 +153,17 @@ fn token_is_secret(token: &str) -> bool {
         return true;
     }
     // Long random strings: mixed case and digits, high entropy, no dots (not a hostname).
-    let core = t;
+    // A lower-case kind prefix (`db-`, `sg-`, `i-`) marks a provider id, not a secret.
+    let core = match t.split_once('-') {
+        Some((prefix, rest))
+            if !prefix.is_empty()
+                && prefix.len() <= 4
+                && prefix.chars().all(|c| c.is_ascii_lowercase()) =>
+        {
+            rest
+        }
+        _ => t,
+    };
     if core.len() >= 20 && !core.contains('.') {
         let has = |f: fn(&char) -> bool| core.chars().any(|c| f(&c));
         if has(char::is_ascii_uppercase)
@@ -398,6 +408,7 @@ mod tests {
             "module.lemp.aws_security_group.LHwFh",
             "http://frontend:80",
             "10.0.0.0/16",
+            "db-ABCDEFGHIJKLMNOPQRSTUVWXY1",
         ] {
             assert!(!looks_like_secret(value), "{value}");
         }

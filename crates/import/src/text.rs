@@ -1,7 +1,6 @@
 //! Shared reading helpers: bytes to text, JSON with positions, multi-document YAML with
 //! positions (through the model's hardened YAML reader), and stable entity names.
 
-use doppel_model::Provenance;
 use doppel_model::yaml::{self, SpanIndex};
 use serde_json::Value;
 
@@ -97,16 +96,6 @@ impl JsonFile<'_> {
             pointer,
             message,
         )
-    }
-
-    /// Provenance naming this file and an object in it.
-    pub fn provenance(&self, source: &str, reference: impl Into<String>) -> Provenance {
-        Provenance {
-            source: source.to_owned(),
-            file: Some(self.name.to_owned()),
-            reference: Some(reference.into()),
-            observed_at: None,
-        }
     }
 }
 
@@ -349,7 +338,21 @@ pub(crate) fn read_yaml<'a>(
     for (start_line, chunk) in split_documents(text) {
         let offset = start_line.saturating_sub(1);
         match yaml::parse(chunk) {
-            Ok((value, spans)) => {
+            Ok(yaml::Parsed {
+                value,
+                index: spans,
+                errors,
+            }) => {
+                // Duplicate keys and bad scalars: the parser kept going; say so.
+                for e in errors {
+                    diags.push(file_diag(
+                        input.name,
+                        Severity::Warning,
+                        (offset.saturating_add(e.loc.line), e.loc.col),
+                        &e.pointer,
+                        hide_quoted(&e.message),
+                    ));
+                }
                 if value.as_object().is_some_and(|o| o.is_empty()) || value.is_null() {
                     continue;
                 }
@@ -470,6 +473,21 @@ pub(crate) fn name(raw: &str) -> String {
         "unnamed".to_owned()
     } else {
         trimmed.to_owned()
+    }
+}
+
+/// A plain synchronous call to `service` (made once, with `probability`).
+pub(crate) fn call(service: &str, endpoint: Option<&str>, probability: f64) -> doppel_model::Call {
+    doppel_model::Call {
+        service: service.to_owned(),
+        endpoint: endpoint.map(str::to_owned),
+        probability,
+        count: 1,
+        timeout: None,
+        retries: None,
+        circuit_breaker: None,
+        is_async: false,
+        optional: false,
     }
 }
 

@@ -25,6 +25,9 @@ fn samples(source: Source) -> Vec<&'static str> {
             "terraform/inframap__aws_state_sgr.json",
             "terraform/inframap_google.tfstate.json",
             "terraform/inframap_azure.tfstate",
+            "terraform/shop.show-state.json",
+            "terraform/shop.plan.json",
+            "terraform/gcp_azure.show-state.json",
         ],
         Source::Kubernetes => vec![
             "k8s/online-boutique.kubernetes-manifests.yaml",
@@ -100,7 +103,7 @@ fn run(source: Source, name: &str, bytes: &[u8]) -> ImportResult {
 }
 
 fn assert_valid(source: Source, what: &str, twin: &Twin) {
-    let json = serde_json::to_string(twin).unwrap();
+    let json = serde_json::to_string(twin).expect("a twin serialises");
     let loaded = doppel_model::load_str("delta.json", &json);
     let errors: Vec<String> = loaded.errors().map(ToString::to_string).collect();
     assert!(
@@ -127,7 +130,7 @@ fn assert_idempotent(source: Source, what: &str, delta: &Twin) {
 }
 
 fn names(twin: &Twin) -> Vec<String> {
-    let v = serde_json::to_value(twin).unwrap();
+    let v = serde_json::to_value(twin).expect("a twin serialises");
     let mut out = Vec::new();
     if let serde_json::Value::Object(sections) = v {
         for (section, entities) in sections {

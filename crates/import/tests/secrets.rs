@@ -5,20 +5,53 @@ use std::path::PathBuf;
 
 use doppel_import::{Input, Source, import, to_yaml};
 
-/// (source, sample, secrets the sample holds).
-const CASES: &[(Source, &str, &[&str])] = &[(
-    Source::Kubernetes,
-    "k8s/extras.yaml",
-    &[
-        "Sup3rS3cretPassw0rd!",
-        "Expo7erPa55",
-        "Ord3rsDbPa55",
-        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJvcmRlcnMifQ.c2lnbmF0dXJlLW5vdC1yZWFs",
-        "AKIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
-    ],
-)];
+/// (source, sample, secrets the sample holds). terraform-json's samples mark an output
+/// sensitive whose value is `bar`, a word their resource names also use, so they cannot be
+/// grepped; the hand-written samples hold distinctive secrets in every place one can hide:
+/// sensitive attributes, secret-named attributes, sensitive outputs, plan variables, user
+/// data, instance metadata, env vars, URLs.
+const CASES: &[(Source, &str, &[&str])] = &[
+    (
+        Source::Terraform,
+        "terraform/shop.show-state.json",
+        &[
+            "Tr0ub4dor&3horse",
+            "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+            "BMx9Zq2dXv8yNw3kLp5rTs7uVw9xYz1aBcDeFgHiJkLm",
+            "xK8#mQ2$vL9@nR4!pT6&wY3^",
+            "AKIAI44QH8DHBEXAMPLE",
+        ],
+    ),
+    (
+        Source::Terraform,
+        "terraform/shop.plan.json",
+        &[
+            "Pl4nS3cretValue9",
+            "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",
+        ],
+    ),
+    (
+        Source::Terraform,
+        "terraform/gcp_azure.show-state.json",
+        &[
+            "ghp_R4nd0mL00k1ngT0k3nV4lu3F0rT3st1ng0001",
+            "Az!ureP4ssw0rdValue",
+        ],
+    ),
+    (
+        Source::Kubernetes,
+        "k8s/extras.yaml",
+        &[
+            "Sup3rS3cretPassw0rd!",
+            "Expo7erPa55",
+            "Ord3rsDbPa55",
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJvcmRlcnMifQ.c2lnbmF0dXJlLW5vdC1yZWFs",
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        ],
+    ),
+];
 
 #[test]
 fn no_sample_secret_reaches_any_output() {

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use doppel_model::{
-    Bytes, Call, CallStep, Distribution, Duration, Endpoint, Exposure, NetworkPolicy, PolicyRule,
+    Bytes, CallStep, Distribution, Duration, Endpoint, Exposure, NetworkPolicy, PolicyRule,
     PortRange, Protocol, Provenance, SecurityFacts, Service, ServiceKind, ServicePort, Twin,
 };
 use indexmap::IndexMap;
@@ -742,17 +742,7 @@ fn build(files: &[YamlFile<'_>], objects: &[Obj<'_>], diags: &mut Vec<Diagnostic
             if let Some(ep) = svc.endpoints.get_mut("default") {
                 ep.calls = targets
                     .iter()
-                    .map(|t| {
-                        CallStep::Call(Call {
-                            service: t.clone(),
-                            endpoint: None,
-                            probability: 1.0,
-                            count: 1,
-                            timeout: None,
-                            retries: None,
-                            circuit_breaker: None,
-                        })
-                    })
+                    .map(|t| CallStep::Call(text::call(t, None, 1.0)))
                     .collect();
             }
         }
@@ -896,15 +886,7 @@ fn ingresses(
                     calls: calls
                         .iter()
                         .map(|t| {
-                            CallStep::Call(Call {
-                                service: t.clone(),
-                                endpoint: None,
-                                probability: 1.0 / calls.len().max(1) as f64,
-                                count: 1,
-                                timeout: None,
-                                retries: None,
-                                circuit_breaker: None,
-                            })
+                            CallStep::Call(text::call(t, None, 1.0 / calls.len().max(1) as f64))
                         })
                         .collect(),
                 },
