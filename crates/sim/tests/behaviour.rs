@@ -2,7 +2,8 @@
 //! and constant/log-normal service (Pollaczek–Khinchine), queue limits (M/M/1/K blocking),
 //! processor sharing, load-balancing policies (random splitting, E2/M/1 for round robin, JSQ
 //! bounds), sequential/parallel/probabilistic calls, timeouts with retries (downstream work keeps
-//! running), rate schedules, closed users and reproducibility across thread counts.
+//! running), circuit breakers and retry budgets (exact counts on deterministic timelines), rate
+//! schedules, closed users and reproducibility across thread counts.
 //!
 //! Statistical checks use the same rule as `validation.rs`: the expectation must lie within 4
 //! standard errors of the estimate, the standard error coming from the simulator's own 95%
@@ -585,4 +586,100 @@ fn same_seed_same_bytes_on_any_thread_count() {
     for key in ["events", "timeouts", "retries", "short_circuits"] {
         assert!(v["summary"][key].as_u64().unwrap() > 0, "summary.{key}");
     }
+}
+
+#[test]
+fn circuit_breaker_opens_probes_and_reopens() {
+    // One user, think time 1 s, calls front → slow; slow always outlasts the 0.1 s timeout.
+    // Breaker: opens after 3 consecutive failures, for 9.95 s, then lets 1 probe through.
+    // Requests start at 1.0, 2.1, 3.2 (each fails after 0.1 s); the third failure opens the
+    // breaker until 13.25, so the requests at 4.3 ... 12.3 (nine) are short-circuited at once;
+    // the one at 13.3 is the probe, fails at 13.4 and reopens it. From then on every cycle is
+    // one probe and nine short-circuits: 9 short-circuits per timeout.
+    let mut b = NetBuilder::new();
+    let front = b.service("front", 1, 10, Dist::Constant(0.0));
+    let slow = b.service("slow", 1, 10, Dist::Constant(1.0));
+    let breaker = doppel_sim::Breaker {
+        consecutive_failures: Some(3),
+        error_rate: None,
+        window: 60.0,
+        min_calls: 1,
+        open_for: 9.95,
+        half_open_probes: 1,
+    };
+    b.net.endpoints[front as usize].steps = vec![Step {
+        calls: vec![Call {
+            timeout: Some(0.1),
+            breaker: Some(breaker),
+            ..Call::to(slow)
+        }],
+    }];
+    b.net.workloads.push(Workload {
+        name: "user".into(),
+        load: Load::Closed {
+            users: 1,
+            think_time: Dist::Constant(1.0),
+        },
+        flow: Flow::chain(&[front]),
+    });
+    let c = SimConfig {
+        duration: 1_000.0,
+        warmup: 0.0,
+        seed: 1,
+        replications: 1,
+    };
+    let r = simulate(&b.net, &c).unwrap();
+    let s = &r.summary;
+    eprintln!(
+        "timeouts {}, short-circuits {}",
+        s.timeouts, s.short_circuits
+    );
+    // 3 initial timeouts, then cycles of 10.1 s: (1000 - 3.4) / 10.1 ≈ 98.7 cycles.
+    assert!((100..=102).contains(&s.timeouts), "{s:?}");
+    let expected = 9 * (s.timeouts - 3);
+    assert!(s.short_circuits.abs_diff(expected) <= 9, "{s:?}");
+    assert_eq!(r.workloads[0].error_rate, 1.0);
+}
+
+#[test]
+fn retry_budget_caps_retries() {
+    // A back end with one worker and no queue rejects about a third of attempts at λ = 2/s,
+    // S = 0.25 s. Up to 3 retries each, or at most 10% of first attempts with a budget.
+    let mut b = NetBuilder::new();
+    let front = b.service("front", 1, 1000, Dist::Constant(0.0));
+    let back = b.service("back", 1, 1, Dist::exp(0.25));
+    b.net.instances[1].queue_limit = Some(0);
+    let retry = |budget| Retry {
+        max: 3,
+        backoff: 0.05,
+        multiplier: 2.0,
+        max_backoff: 1.0,
+        jitter: Jitter::Full,
+        budget,
+    };
+    b.net.endpoints[front as usize].steps = vec![Step {
+        calls: vec![Call {
+            retry: Some(retry(None)),
+            ..Call::to(back)
+        }],
+    }];
+    b.open(2.0, front);
+    let c = SimConfig {
+        duration: 2_000.0,
+        warmup: 0.0,
+        seed: 1,
+        replications: 1,
+    };
+    let share = |r: &SimReport| {
+        let back = &r.services[1];
+        let attempts = (back.throughput_rps + back.instances[0].rejected_rps) * 2_000.0;
+        r.summary.retries as f64 / (attempts - r.summary.retries as f64)
+    };
+    let free = share(&simulate(&b.net, &c).unwrap());
+    b.net.endpoints[front as usize].steps[0].calls[0].retry = Some(retry(Some(0.1)));
+    let capped = share(&simulate(&b.net, &c).unwrap());
+    eprintln!("retries per first attempt: unlimited {free:.3}, budget 10% {capped:.3}");
+    assert!(free > 0.3, "{free}");
+    // The budget is enforced per 10 s window, so the share can only fall short of 10%.
+    assert!(capped <= 0.1 + 1e-9 && capped > 0.05, "{capped}");
 }
