@@ -683,3 +683,45 @@ fn retry_budget_caps_retries() {
     // The budget is enforced per 10 s window, so the share can only fall short of 10%.
     assert!(capped <= 0.1 + 1e-9 && capped > 0.05, "{capped}");
 }
+
+#[test]
+fn deep_call_chains_do_not_exhaust_the_stack() {
+    // 3,000 services, each calling the next, every hop without latency: when the last one
+    // answers, the whole chain completes at the same instant. Each does 1 ms of work, so a
+    // request of the single user takes exactly 3 s.
+    let mut b = NetBuilder::new();
+    let n = 3_000;
+    let eps: Vec<u32> = (0..n)
+        .map(|k| b.service(&format!("s{k}"), 1, 4, Dist::Constant(0.001)))
+        .collect();
+    for k in 0..n - 1 {
+        b.net.endpoints[eps[k] as usize].steps = vec![Step {
+            calls: vec![Call::to(eps[k + 1])],
+        }];
+    }
+    b.net.workloads.push(Workload {
+        name: "user".into(),
+        load: Load::Closed {
+            users: 1,
+            think_time: Dist::Constant(1.0),
+        },
+        flow: Flow::chain(&[eps[0]]),
+    });
+    let c = SimConfig {
+        duration: 20.0,
+        warmup: 0.0,
+        seed: 1,
+        replications: 1,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let r = pool.install(|| simulate(&b.net, &c).unwrap());
+    let l = &r.workloads[0].latency_ms;
+    assert_eq!(r.workloads[0].completed, 4.0);
+    assert!(
+        (l.mean - 3_000.0).abs() < 1e-6 && (l.max - 3_000.0).abs() < 1e-6,
+        "{l:?}"
+    );
+}

@@ -133,6 +133,9 @@ struct BudgetState {
     retries: f64,
 }
 
+/// How many responses may be handled inside one another before the rest go through the queue.
+const MAX_INLINE_DEPTH: u32 = 64;
+
 /// Length of the retry-budget window, seconds.
 const BUDGET_WINDOW: f64 = 10.0;
 
@@ -185,6 +188,8 @@ struct Engine<'p> {
     /// order; `line_armed` says whether the line's head has an event in the heap.
     lines: Vec<VecDeque<(f64, u32, u32)>>,
     line_armed: Vec<bool>,
+    /// Nesting of inline responses (see `respond`).
+    depth: u32,
     stats: RepStats,
 }
 
@@ -232,6 +237,7 @@ impl<'p> Engine<'p> {
             budgets: vec![BudgetState::default(); p.lanes.len()],
             lines: vec![VecDeque::new(); p.timeout_lines],
             line_armed: vec![false; p.timeout_lines],
+            depth: 0,
             stats: RepStats {
                 short_circuits: 0,
                 events: 0,
@@ -721,7 +727,9 @@ impl<'p> Engine<'p> {
         if self.slot_gen[s as usize] != gen_ {
             return; // The caller gave up on this attempt.
         }
-        if delay > 0.0 {
+        // Handled inline when there is no latency, unless responses are already nested deep
+        // (a long call chain completing at once): then through the queue, to bound the stack.
+        if delay > 0.0 || self.depth >= MAX_INLINE_DEPTH {
             let kind = if ok {
                 Kind::ResponseOk
             } else {
@@ -729,7 +737,9 @@ impl<'p> Engine<'p> {
             };
             self.schedule(self.now + delay, kind, s, gen_);
         } else {
+            self.depth += 1;
             self.on_response(s, gen_, ok);
+            self.depth -= 1;
         }
     }
 
@@ -821,10 +831,12 @@ impl<'p> Engine<'p> {
                     Jitter::Equal => wait / 2.0 + wait / 2.0 * self.rng.uniform(),
                 };
                 let g = self.slot_gen[s as usize];
-                if wait > 0.0 {
+                if wait > 0.0 || self.depth >= MAX_INLINE_DEPTH {
                     self.schedule(self.now + wait, Kind::Retry, s, g);
                 } else {
+                    self.depth += 1;
                     self.issue(s);
+                    self.depth -= 1;
                 }
             }
             _ => self.lane_done(s, false),
