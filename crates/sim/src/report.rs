@@ -190,11 +190,12 @@ pub(crate) fn build(net: &SimNet, info: &RunInfo, reps: &[RepStats]) -> SimRepor
                 // Same bounds everywhere; saturating records keep every value in range.
                 let _ = hist.add(&s.workloads[w].hist);
             }
+            // HDR quantiles are the top of a 0.1%-wide bucket: never report one above the max.
             let q = |p: f64| {
                 if hist.is_empty() {
                     0.0
                 } else {
-                    hist.value_at_quantile(p) as f64 / 1e3
+                    (hist.value_at_quantile(p) as f64 / 1e3).min(max * 1e3)
                 }
             };
             let samples: Vec<f64> = if reps.len() >= 2 {
