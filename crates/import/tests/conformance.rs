@@ -33,7 +33,7 @@ fn samples(source: Source) -> Vec<&'static str> {
             "k8s/online-boutique.kubernetes-manifests.yaml",
             "k8s/extras.yaml",
         ],
-        Source::Ansible => vec![],
+        Source::Ansible => vec!["ansible/inventory.ini", "ansible/inventory.yaml"],
         Source::Netbox => vec![
             "netbox/pynetbox_dcim_device.json",
             "netbox/pynetbox_dcim_interface.json",

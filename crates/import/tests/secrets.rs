@@ -12,6 +12,16 @@ use doppel_import::{Input, Source, import, to_yaml};
 /// data, instance metadata, env vars, URLs.
 const CASES: &[(Source, &str, &[&str])] = &[
     (
+        Source::Ansible,
+        "ansible/inventory.ini",
+        &["Bec0meR00tNow!"],
+    ),
+    (
+        Source::Ansible,
+        "ansible/inventory.yaml",
+        &["W3bServ3rsPa55!"],
+    ),
+    (
         Source::Terraform,
         "terraform/shop.show-state.json",
         &[
