@@ -3,7 +3,7 @@
 //! * [`simulate`] runs a [`SimNet`] for a [`SimConfig`] and returns a [`SimReport`];
 //! * [`analytic`] holds the closed-form and MVA solvers (the instant estimate, and the
 //!   reference the engine is validated against);
-//! * [`bench`] builds the benchmark networks `doppel bench` times.
+//! * [`mod@bench`] builds the benchmark networks `doppel bench` times.
 //!
 //! Same network, configuration and seed give the same report, byte for byte, whatever the number
 //! of threads: replication `r` draws from its own random stream and replications are merged in
