@@ -1,5 +1,6 @@
 //! Doppel's simulator: a deterministic discrete-event engine and analytic queueing models.
 //!
+//! * [`compile::compile`] turns a twin (`doppel_model::Twin`) into the engine's [`SimNet`];
 //! * [`simulate`] runs a [`SimNet`] for a [`SimConfig`] and returns a [`SimReport`];
 //! * [`analytic`] holds the closed-form and MVA solvers (the instant estimate, and the
 //!   reference the engine is validated against);
