@@ -284,6 +284,8 @@ fn call(what: &str, c: &m::Call, target: u32) -> Result<Call, CompileError> {
         timeout: c.timeout.map(|t| t.as_secs_f64()),
         retry,
         breaker,
+        optional: c.optional,
+        is_async: c.is_async,
     })
 }
 
@@ -324,7 +326,8 @@ services:
              circuit_breaker: {consecutive_failures: 5, open_for: 10s}}
           - parallel:
               - {service: back, endpoint: get}
-              - {service: back, endpoint: put}
+              - {service: back, endpoint: put, optional: true}
+          - {service: back, endpoint: get, async: true}
   back:
     placement: {zones: [b]}
     endpoints:
@@ -368,7 +371,10 @@ workloads:
             "{:?}",
             get.service_time
         );
-        assert_eq!(get.steps.len(), 2);
+        assert_eq!(get.steps.len(), 3);
+        let flags = |c: &Call| (c.optional, c.is_async);
+        assert_eq!(flags(&get.steps[1].calls[1]), (true, false));
+        assert_eq!(flags(&get.steps[2].calls[0]), (false, true));
         let c = &get.steps[0].calls[0];
         assert_eq!(
             (c.target, c.probability, c.count, c.timeout),

@@ -11,7 +11,8 @@
 //! * a visit holds its worker while it runs the endpoint's service time (CPU work, shared with the
 //!   other instances on the same [`Host`]) and then its [`Step`]s in order; every [`Call`] of a step
 //!   runs concurrently (a step with one call is a plain sequential call) and the step ends when
-//!   the last returns;
+//!   the last returns (an `is_async` call is sent without waiting; an `optional` call's failure
+//!   does not fail the caller);
 //! * each hop pays the one-way latency between the caller's zone and the callee's zone, and the
 //!   response pays it back.
 
@@ -134,10 +135,15 @@ pub struct Call {
     pub retry: Option<Retry>,
     /// Stop calling a failing dependency for a while (one breaker per calling instance).
     pub breaker: Option<Breaker>,
+    /// A failure of this call does not fail the caller (it serves a fallback).
+    pub optional: bool,
+    /// Fire and forget: the caller does not wait (the `count` copies are sent at once); the
+    /// callee still does the work, and retries still happen in the background.
+    pub is_async: bool,
 }
 
 impl Call {
-    /// A plain call made once, always, with no timeout, retry or breaker.
+    /// A plain synchronous call made once, always, with no timeout, retry or breaker.
     pub fn to(target: EndpointId) -> Call {
         Call {
             target,
@@ -146,6 +152,8 @@ impl Call {
             timeout: None,
             retry: None,
             breaker: None,
+            optional: false,
+            is_async: false,
         }
     }
 }

@@ -725,3 +725,67 @@ fn deep_call_chains_do_not_exhaust_the_stack() {
         "{l:?}"
     );
 }
+
+#[test]
+fn optional_and_async_calls() {
+    // Front (10 ms) calls slow (1 s, plenty of workers). As an optional call with a 0.5 s
+    // timeout, every request succeeds after 10 ms + 0.5 s (the fallback), and slow still
+    // works 1 s per call. As an async call made twice, the request takes 10 ms and slow gets
+    // two visits per request.
+    let mut b = NetBuilder::new();
+    let front = b.service("front", 1, 1000, Dist::Constant(0.01));
+    let slow = b.service("slow", 1, 1000, Dist::Constant(1.0));
+    b.net.endpoints[front as usize].steps = vec![Step {
+        calls: vec![Call {
+            timeout: Some(0.5),
+            optional: true,
+            ..Call::to(slow)
+        }],
+    }];
+    b.open(5.0, front);
+    let c = SimConfig {
+        duration: 500.0,
+        warmup: 10.0,
+        seed: 1,
+        replications: 1,
+    };
+    let r = simulate(&b.net, &c).unwrap();
+    assert_eq!(r.workloads[0].error_rate, 0.0);
+    assert!(
+        (r.workloads[0].latency_ms.mean - 510.0).abs() < 1e-6,
+        "{:?}",
+        r.workloads[0]
+    );
+    assert!(r.summary.timeouts > 0);
+    assert_eq!(r.services[0].error_rate, 0.0);
+
+    b.net.endpoints[front as usize].steps = vec![Step {
+        calls: vec![Call {
+            is_async: true,
+            count: 2,
+            ..Call::to(slow)
+        }],
+    }];
+    let r = simulate(&b.net, &c).unwrap();
+    assert!(
+        (r.workloads[0].latency_ms.mean - 10.0).abs() < 1e-6,
+        "{:?}",
+        r.workloads[0]
+    );
+    let (x, y) = (r.services[0].throughput_rps, r.services[1].throughput_rps);
+    assert!((y / x - 2.0).abs() < 0.01, "{x} {y}");
+    // Each slow visit takes exactly 1 s: 2λ = 10 in progress on average (Poisson noise: the
+    // arrivals in 490 s are 2450 ± 50, so 2%).
+    assert!(
+        (r.services[1].mean_in_system - 10.0).abs() < 0.4,
+        "{}",
+        r.services[1].mean_in_system
+    );
+    // The estimate agrees: the caller does not wait for asynchronous calls.
+    let est = doppel_sim::analytic::estimate(&b.net).unwrap();
+    assert!(
+        (est.workloads[0].mean_latency_ms - 10.0).abs() < 1e-9,
+        "{est:?}"
+    );
+    assert!((est.services[1].throughput_rps - 10.0).abs() < 1e-9);
+}

@@ -13,7 +13,8 @@
 //!    is the time a visit holds a worker: its CPU time (stretched on hosts whose cores are
 //!    oversubscribed, with the host's cores as an M/M/K processor-sharing station) plus, for
 //!    each step, the callee's response time and the network round trip (the slowest call's, for
-//!    a parallel step: the maximum of the means, a slight underestimate).
+//!    a parallel step: the maximum of the means, a slight underestimate; asynchronous calls add
+//!    load downstream but no waiting).
 //! 3. **Responses.** Endpoints are solved callees first, so a caller's holding time includes its
 //!    callees' queueing. A request's latency is Σ visits × response time of its flow steps.
 //!
@@ -163,6 +164,9 @@ pub fn estimate(net: &SimNet) -> Result<NetEstimate, AnalyticError> {
         let mut h = 0.0;
         for step in &e.steps {
             let per_call = |c: &crate::net::Call| {
+                if c.is_async {
+                    return 0.0; // The caller does not wait.
+                }
                 let callee = net.endpoints[c.target as usize].service as usize;
                 let rtt = 2.0 * avg_latency(e.service as usize, callee);
                 c.probability * f64::from(c.count) * (rtt + resp[c.target as usize])

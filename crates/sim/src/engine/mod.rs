@@ -84,8 +84,11 @@ struct Visit {
 /// A call slot: one lane of a caller (a visit's call, or a request's flow visit).
 #[derive(Debug, Clone, Copy)]
 struct Slot {
+    /// The waiting visit or request; NONE for an asynchronous call nobody waits for.
     owner: u32,
     owner_is_request: bool,
+    /// The calling instance (whose circuit breaker applies); NONE for a request's flow visit.
+    caller_instance: u32,
     lane: u32,
     copies_left: u32,
     attempt: u32,
@@ -401,6 +404,7 @@ impl<'p> Engine<'p> {
         let s = self.new_slot(Slot {
             owner: r,
             owner_is_request: true,
+            caller_instance: NONE,
             lane,
             copies_left: 1,
             attempt: 0,
@@ -638,20 +642,35 @@ impl<'p> Engine<'p> {
             let (l0, l1) = self.p.steps[step as usize];
             let caller_zone = self.p.inst_zone[vis.instance as usize];
             for lane in l0..l1 {
-                let p = self.p.lanes[lane as usize].probability;
+                let spec = &self.p.lanes[lane as usize];
+                let (p, count, detached) = (spec.probability, spec.count, spec.is_async);
                 if p < 1.0 && self.rng.uniform() >= p {
                     continue;
                 }
-                self.visits.get_mut(v).pending += 1;
-                let s = self.new_slot(Slot {
+                let slot = Slot {
                     owner: v,
                     owner_is_request: false,
+                    caller_instance: vis.instance,
                     lane,
-                    copies_left: self.p.lanes[lane as usize].count,
+                    copies_left: count,
                     attempt: 0,
                     caller_zone,
-                });
-                self.issue(s);
+                };
+                if detached {
+                    // Fire and forget: every copy at once, nobody waits.
+                    for _ in 0..count {
+                        let s = self.new_slot(Slot {
+                            owner: NONE,
+                            copies_left: 1,
+                            ..slot
+                        });
+                        self.issue(s);
+                    }
+                } else {
+                    self.visits.get_mut(v).pending += 1;
+                    let s = self.new_slot(slot);
+                    self.issue(s);
+                }
             }
             let vis = self.visits.get_mut(v);
             vis.pending -= 1;
@@ -848,13 +867,17 @@ impl<'p> Engine<'p> {
         let slot = *self.slots.get(s);
         self.slot_gen[s as usize] = self.slot_gen[s as usize].wrapping_add(1);
         self.slots.release(s);
+        if slot.owner == NONE {
+            return; // An asynchronous call: nobody waits for it.
+        }
         if slot.owner_is_request {
             self.flow_step_done(slot.owner, ok);
             return;
         }
         let v = slot.owner;
+        let optional = self.p.lanes[slot.lane as usize].optional;
         let vis = self.visits.get_mut(v);
-        vis.failed |= !ok;
+        vis.failed |= !ok && !optional;
         vis.pending -= 1;
         if vis.pending == 0 {
             if vis.failed {
@@ -872,11 +895,10 @@ impl<'p> Engine<'p> {
     #[inline]
     fn breaker_of(&self, slot: &Slot) -> Option<usize> {
         let base = self.p.lanes[slot.lane as usize].breaker_base;
-        if base == NONE || slot.owner_is_request {
+        if base == NONE || slot.caller_instance == NONE {
             return None;
         }
-        let caller = self.visits.get(slot.owner).instance;
-        Some((base + self.p.inst_ordinal[caller as usize]) as usize)
+        Some((base + self.p.inst_ordinal[slot.caller_instance as usize]) as usize)
     }
 
     /// The parameters of breaker state `k`.

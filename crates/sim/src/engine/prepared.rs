@@ -21,6 +21,8 @@ pub(crate) struct Lane {
     pub timeout_line: u32,
     pub retry: Option<Retry>,
     pub breaker: Option<Breaker>,
+    pub optional: bool,
+    pub is_async: bool,
     /// First of this lane's breaker states (one per instance of the calling service), or NONE.
     pub breaker_base: u32,
 }
@@ -128,6 +130,8 @@ impl Prepared {
                     };
                     lanes.push(Lane {
                         timeout_line: NONE,
+                        optional: c.optional,
+                        is_async: c.is_async,
                         breaker: c.breaker,
                         breaker_base,
                         target: c.target,
@@ -151,6 +155,8 @@ impl Prepared {
                 lane.push(lanes.len() as u32);
                 lanes.push(Lane {
                     timeout_line: NONE,
+                    optional: false,
+                    is_async: false,
                     target: s.endpoint,
                     service: net.endpoints[s.endpoint as usize].service,
                     probability: 1.0,
