@@ -1,0 +1,121 @@
+//! OTLP/HTTP JSON traces: `resourceSpans[].scopeSpans[].spans[]` (also the older
+//! `instrumentationLibrarySpans`), ids as hex strings, times as decimal strings of nanoseconds,
+//! enums as numbers or names.
+
+use serde_json::Value;
+
+use super::{Span, u64_field};
+use crate::text::{JsonFile, str_at};
+use crate::{Diagnostic, Severity};
+
+/// The string value of an OTLP attribute list entry with `key`.
+fn attr<'v>(attrs: Option<&'v Value>, key: &str) -> Option<&'v str> {
+    attrs?
+        .as_array()?
+        .iter()
+        .find(|a| str_at(a, "key") == Some(key))?
+        .pointer("/value/stringValue")?
+        .as_str()
+}
+
+fn is_error(span: &Value) -> bool {
+    match span.pointer("/status/code") {
+        Some(Value::Number(n)) => n.as_u64() == Some(2),
+        Some(Value::String(s)) => s == "STATUS_CODE_ERROR" || s == "2",
+        _ => false,
+    }
+}
+
+fn is_client(span: &Value) -> bool {
+    match span.get("kind") {
+        // CLIENT = 3, PRODUCER = 4.
+        Some(Value::Number(n)) => matches!(n.as_u64(), Some(3 | 4)),
+        Some(Value::String(s)) => matches!(s.as_str(), "SPAN_KIND_CLIENT" | "SPAN_KIND_PRODUCER"),
+        _ => false,
+    }
+}
+
+pub(super) fn spans(file: &JsonFile<'_>, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
+    let mut out = Vec::new();
+    let Some(resources) = file.value.get("resourceSpans") else {
+        diags.push(file.diag(
+            Severity::Error,
+            "",
+            "not OTLP JSON traces: no `resourceSpans`",
+        ));
+        return out;
+    };
+    let Some(resources) = resources.as_array() else {
+        diags.push(file.diag(
+            Severity::Error,
+            "/resourceSpans",
+            "`resourceSpans` is not a list",
+        ));
+        return out;
+    };
+    for (r, res) in resources.iter().enumerate() {
+        let service = attr(res.pointer("/resource/attributes"), "service.name")
+            .unwrap_or("unknown_service")
+            .to_owned();
+        let scopes = res
+            .get("scopeSpans")
+            .or_else(|| res.get("instrumentationLibrarySpans"))
+            .and_then(Value::as_array);
+        for (s, scope) in scopes.into_iter().flatten().enumerate() {
+            for (i, span) in scope
+                .get("spans")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let at = format!("/resourceSpans/{r}/scopeSpans/{s}/spans/{i}");
+                let (Some(trace), Some(id)) = (str_at(span, "traceId"), str_at(span, "spanId"))
+                else {
+                    diags.push(file.diag(
+                        Severity::Warning,
+                        &at,
+                        "span without traceId or spanId; skipped",
+                    ));
+                    continue;
+                };
+                let (Some(start), Some(end)) = (
+                    u64_field(span.get("startTimeUnixNano")),
+                    u64_field(span.get("endTimeUnixNano")),
+                ) else {
+                    diags.push(file.diag(
+                        Severity::Warning,
+                        &at,
+                        "span without start or end time; skipped",
+                    ));
+                    continue;
+                };
+                if end < start {
+                    diags.push(file.diag(
+                        Severity::Warning,
+                        &at,
+                        "span ends before it starts; skipped",
+                    ));
+                    continue;
+                }
+                let attrs = span.get("attributes");
+                out.push(Span {
+                    trace: trace.to_ascii_lowercase(),
+                    id: id.to_ascii_lowercase(),
+                    parent: str_at(span, "parentSpanId")
+                        .filter(|p| !p.is_empty() && p.chars().any(|c| c != '0'))
+                        .map(str::to_ascii_lowercase),
+                    service: service.clone(),
+                    name: str_at(span, "name").unwrap_or("unnamed").to_owned(),
+                    start,
+                    end,
+                    error: is_error(span),
+                    client: is_client(span),
+                    peer: attr(attrs, "peer.service").map(str::to_owned),
+                    db_system: attr(attrs, "db.system").map(str::to_owned),
+                });
+            }
+        }
+    }
+    out
+}
