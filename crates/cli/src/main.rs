@@ -3,7 +3,9 @@
 //! Each subcommand lives in its own module and returns the process exit code; this file only
 //! wires clap to them.
 
+mod bench;
 mod show;
+mod simulate;
 mod twin_files;
 
 use std::io::Write;
@@ -48,6 +50,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
+    /// Simulate the twin request by request: latency percentiles, errors, utilization, with
+    /// confidence intervals over replications. Deterministic per seed.
+    Simulate(simulate::SimulateArgs),
+    /// Time the simulator on its reference benchmarks (visits per CPU second, wall time, memory).
+    Bench(bench::BenchArgs),
     /// Print the JSON Schema of the twin format (for editors and other tools).
     Schema,
     /// Print a shell completion script, e.g. `doppel completions bash > /etc/bash_completion.d/doppel`.
@@ -124,6 +131,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Simulate(args) => simulate::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Schema => {
             out.write_all(doppel_model::schema_json().as_bytes())?;
             Ok(ExitCode::SUCCESS)

@@ -1,5 +1,7 @@
 //! End-to-end tests of the `doppel` binary: run it in a temporary directory like a user would
 //! and compare its output and exit code with what the docs promise.
+// Helpers outside #[test] functions unwrap too: a failure here is a failed test.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -148,7 +150,10 @@ fn show_minimal() {
 
 #[test]
 fn show_shop() {
-    check(&repo(), &["show", "examples/shop.yaml"], expect![[r#"
+    check(
+        &repo(),
+        &["show", "examples/shop.yaml"],
+        expect![[r#"
         exit 0
         shop
         Web shop, 12 services over two zones of eu-west-1, with SLOs and security facts.
@@ -246,7 +251,8 @@ fn show_shop() {
           catalog.update_product
           ├── pg-primary.write  (timeout 2s)
           └── redis.set
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]
@@ -357,9 +363,205 @@ fn version_help_and_completions() {
 fn readme_validate_example_is_true() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let marker = "$ doppel validate broken.yaml\n";
-    let start = readme.find(marker).expect("README shows `doppel validate broken.yaml`") + marker.len();
+    let start = readme
+        .find(marker)
+        .expect("README shows `doppel validate broken.yaml`")
+        + marker.len();
     let shown = &readme[start..start + readme[start..].find("```").unwrap()];
-    let (code, stdout, _) = doppel(&repo().join("crates/cli/test_data"), &["validate", "broken.yaml"]);
+    let (code, stdout, _) = doppel(
+        &repo().join("crates/cli/test_data"),
+        &["validate", "broken.yaml"],
+    );
     assert_eq!(code, 1);
     assert_eq!(stdout, shown, "README.md's validate example is out of date");
+}
+
+fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let (code, stdout, stderr) = doppel(dir, args);
+    assert_eq!(code, 0, "{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+#[test]
+fn simulate_json_has_the_documented_keys() {
+    let v = json(
+        &repo(),
+        &[
+            "simulate",
+            "examples/shop.yaml",
+            "--format",
+            "json",
+            "--duration",
+            "300s",
+            "--warmup",
+            "30s",
+        ],
+    );
+    for key in [
+        "sim_seconds",
+        "wall_seconds",
+        "events",
+        "visits",
+        "seed",
+        "replications",
+    ] {
+        assert!(v["summary"].get(key).is_some(), "summary.{key} missing");
+    }
+    let w = &v["workloads"][0];
+    for key in ["name", "throughput_rps", "error_rate"] {
+        assert!(w.get(key).is_some(), "workloads[].{key} missing");
+    }
+    for key in ["mean", "p50", "p90", "p95", "p99", "max", "mean_ci95"] {
+        assert!(
+            w["latency_ms"].get(key).is_some(),
+            "latency_ms.{key} missing"
+        );
+    }
+    let s = &v["services"][0];
+    for key in [
+        "name",
+        "utilization",
+        "mean_in_system",
+        "throughput_rps",
+        "endpoints",
+        "instances",
+    ] {
+        assert!(s.get(key).is_some(), "services[].{key} missing");
+    }
+    assert_eq!(v["summary"]["sim_seconds"], 300.0);
+    // The shop's browse sessions arrive at 80/s (examples/shop.yaml).
+    let browse = v["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "browse")
+        .unwrap();
+    let rate = browse["throughput_rps"].as_f64().unwrap();
+    assert!(
+        (rate - 80.0).abs() < 80.0 * 0.05,
+        "browse throughput {rate}"
+    );
+}
+
+/// Same seed, same output whatever the number of threads; only the wall time differs.
+#[test]
+fn simulate_is_deterministic_across_threads() {
+    let run = |threads: &str| {
+        let mut v = json(
+            &repo(),
+            &[
+                "simulate",
+                "examples/shop.yaml",
+                "--format",
+                "json",
+                "--duration",
+                "30s",
+                "--warmup",
+                "5s",
+                "--replications",
+                "3",
+                "--threads",
+                threads,
+            ],
+        );
+        v["summary"]["wall_seconds"] = serde_json::Value::Null;
+        serde_json::to_string(&v).unwrap()
+    };
+    assert_eq!(run("1"), run("2"));
+    let other_seed = {
+        let mut v = json(
+            &repo(),
+            &[
+                "simulate",
+                "examples/shop.yaml",
+                "--format",
+                "json",
+                "--duration",
+                "30s",
+                "--warmup",
+                "5s",
+                "--replications",
+                "3",
+                "--seed",
+                "2",
+            ],
+        );
+        v["summary"]["wall_seconds"] = serde_json::Value::Null;
+        serde_json::to_string(&v).unwrap()
+    };
+    assert_ne!(run("1"), other_seed);
+}
+
+/// The analytic fast path gives Erlang C's published answer: λ=9/s, μ=5/s, c=2: R = 1.053 s.
+#[test]
+fn simulate_analytic_gives_erlang_c() {
+    let v = json(
+        &repo(),
+        &[
+            "simulate",
+            "examples/queueing/mmc.yaml",
+            "--analytic",
+            "--format",
+            "json",
+        ],
+    );
+    let r = v["workloads"][0]["mean_latency_ms"].as_f64().unwrap();
+    assert!((r - 1052.63).abs() < 0.01, "R = {r} ms");
+    let (code, text, _) = doppel(
+        &repo(),
+        &["simulate", "examples/queueing/mmc.yaml", "--analytic"],
+    );
+    assert_eq!(code, 0);
+    assert!(text.contains("utilization   90.0%"), "{text}");
+}
+
+#[test]
+fn simulate_text_and_bad_input() {
+    let (code, text, _) = doppel(
+        &repo(),
+        &[
+            "simulate",
+            "examples/minimal.yaml",
+            "--duration",
+            "20s",
+            "--warmup",
+            "2s",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(text.starts_with("simulated 20 s (2 s warm-up)"), "{text}");
+    assert!(text.contains("users"), "{text}");
+    let (code, _, stderr) = doppel(
+        &repo(),
+        &[
+            "simulate",
+            "examples/minimal.yaml",
+            "--duration",
+            "1s",
+            "--warmup",
+            "2s",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("warm-up"), "{stderr}");
+    let (code, _, stderr) = doppel(
+        &repo(),
+        &["simulate", "examples/minimal.yaml", "--duration", "ten"],
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("invalid duration `ten`"), "{stderr}");
+}
+
+#[test]
+fn bench_counts_station_visits() {
+    let v = json(
+        &repo(),
+        &["bench", "tandem", "--customers", "20000", "--json"],
+    );
+    let visits = v[0]["visits"].as_f64().unwrap();
+    // Poisson arrivals for 20,000/0.8 s: 20,000 ± 141 customers, 10 visits each, less about
+    // λ·W = 0.8 × 55.56 = 44 customers still inside at the end, half-way on average (222
+    // visits). Expect 199,778 with a standard deviation of about 1,414: allow 4 of them.
+    assert!((visits - 199_778.0).abs() < 4.0 * 1_414.0, "{visits}");
+    assert!(v[0]["visits_per_cpu_second"].as_f64().unwrap() > 0.0);
 }
