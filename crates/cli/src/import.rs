@@ -81,7 +81,9 @@ fn files_of(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))? {
+    for entry in
+        std::fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))?
+    {
         let p = entry?.path();
         let hidden = p
             .file_name()
@@ -200,8 +202,17 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let Some(into) = &args.into else {
         let text = render(&result.delta, args.format, &header)?;
         std::io::stdout().lock().write_all(text.as_bytes())?;
-        writeln!(err, "imported {} from {} files", counts(&result.delta), inputs.len())?;
-        return Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS });
+        writeln!(
+            err,
+            "imported {} from {} files",
+            counts(&result.delta),
+            inputs.len()
+        )?;
+        return Ok(if failed {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
     };
 
     let base = if into.exists() {
@@ -210,7 +221,11 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
             for d in loaded.errors() {
                 writeln!(err, "{d}")?;
             }
-            writeln!(err, "error: {} has errors; fix them before importing into it", into.display())?;
+            writeln!(
+                err,
+                "error: {} has errors; fix them before importing into it",
+                into.display()
+            )?;
             return Ok(ExitCode::from(1));
         }
         if loaded.files.len() > 1 {
@@ -239,13 +254,27 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         for d in check.errors() {
             writeln!(err, "{d}")?;
         }
-        writeln!(err, "error: the merged twin is invalid; {} is left as it was", into.display())?;
+        writeln!(
+            err,
+            "error: the merged twin is invalid; {} is left as it was",
+            into.display()
+        )?;
         return Ok(ExitCode::from(1));
     }
     if args.dry_run {
-        writeln!(err, "dry run: {} changes, {} conflicts; nothing written", changes.len(), conflicts.len())?;
+        writeln!(
+            err,
+            "dry run: {} changes, {} conflicts; nothing written",
+            changes.len(),
+            conflicts.len()
+        )?;
     } else if changes.is_empty() && into.exists() {
-        writeln!(err, "{} is up to date ({} conflicts)", into.display(), conflicts.len())?;
+        writeln!(
+            err,
+            "{} is up to date ({} conflicts)",
+            into.display(),
+            conflicts.len()
+        )?;
     } else {
         let text = render(&merged, OutputFormat::Yaml, &header)?;
         write_atomically(into, &text)?;
@@ -259,7 +288,11 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     failed |= args.strict && !conflicts.is_empty();
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Runs `doppel diff`.

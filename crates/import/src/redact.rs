@@ -92,7 +92,10 @@ fn words(name: &str) -> Vec<String> {
 
 /// Whether a string value looks like a secret by its shape alone.
 pub fn looks_like_secret(value: &str) -> bool {
-    if value.contains("-----BEGIN ") || url_password(value).is_some() {
+    if value.contains("-----BEGIN ")
+        || url_password(value).is_some()
+        || !secret_assignments(value).is_empty()
+    {
         return true;
     }
     value
@@ -147,9 +150,7 @@ fn token_is_secret(token: &str) -> bool {
             return true;
         }
     }
-    // JWTs: three base64url parts, the first two JSON objects (`eyJ`).
-    let parts: Vec<&str> = t.split('.').collect();
-    if parts.len() == 3 && parts[0].starts_with("eyJ") && parts[1].starts_with("eyJ") {
+    if jwt_start(t).is_some() {
         return true;
     }
     // Long random strings: mixed case and digits, high entropy, no dots (not a hostname).
@@ -175,6 +176,50 @@ fn token_is_secret(token: &str) -> bool {
         }
     }
     false
+}
+
+/// Where a JWT (three base64url parts, the first two JSON objects: `eyJ...`) starts inside a
+/// token, if one does.
+fn jwt_start(t: &str) -> Option<usize> {
+    t.match_indices("eyJ").map(|(i, _)| i).find(|&i| {
+        let parts: Vec<&str> = t[i..].split('.').collect();
+        parts.len() >= 3
+            && parts[1].starts_with("eyJ")
+            && parts[2].len() >= 8
+            && parts[..3].iter().all(|p| {
+                p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            })
+    })
+}
+
+/// Byte ranges of the values of `NAME=VALUE` assignments whose name looks like a secret's
+/// (`?token=...`, `password=...` in URLs, command lines and connection strings).
+fn secret_assignments(text: &str) -> Vec<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices('=') {
+        let key_start = text[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            .map_or(0, |k| k + 1);
+        let key = &text[key_start..i];
+        if key.is_empty() || !is_secret_name(key) {
+            continue;
+        }
+        let mut end = i + 1;
+        while end < bytes.len()
+            && !matches!(
+                bytes[end],
+                b'&' | b' ' | b'\t' | b'\n' | b';' | b',' | b'"' | b'\''
+            )
+        {
+            end += 1;
+        }
+        if end > i + 1 {
+            out.push(i + 1..end);
+        }
+    }
+    out
 }
 
 /// Shannon entropy in bits per character.
@@ -216,6 +261,9 @@ pub fn redact_text(text: &str) -> String {
     if let Some(range) = url_password(&text) {
         text.replace_range(range, REDACTED);
     }
+    for range in secret_assignments(&text).into_iter().rev() {
+        text.replace_range(range, REDACTED);
+    }
     if let Some(start) = text.find("-----BEGIN ") {
         let end = text
             .get(start..)
@@ -230,7 +278,10 @@ pub fn redact_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut token = String::new();
     let flush = |token: &mut String, out: &mut String| {
-        if token_is_secret(token) {
+        if let Some(i) = jwt_start(token) {
+            out.push_str(&token[..i]);
+            out.push_str(REDACTED);
+        } else if token_is_secret(token) {
             out.push_str(REDACTED);
         } else {
             out.push_str(token);
@@ -395,6 +446,8 @@ mod tests {
             "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
             "postgres://app:hunter2@db:5432/shop",
             "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "GET /reset?token=abc123",
+            "GET-reset-token-eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjoiYWxpY2UifQ.Qk5mU2VjcmV0U2lnbmF0dXJlMDE",
         ] {
             assert!(looks_like_secret(value), "{value}");
         }
@@ -409,6 +462,8 @@ mod tests {
             "http://frontend:80",
             "10.0.0.0/16",
             "db-ABCDEFGHIJKLMNOPQRSTUVWXY1",
+            "GET /cart?id=42",
+            "a=b",
         ] {
             assert!(!looks_like_secret(value), "{value}");
         }
@@ -419,6 +474,16 @@ mod tests {
         assert_eq!(
             redact_text("key AKIAIOSFODNN7EXAMPLE in postgres://app:hunter2@db:5432/x"),
             "key [redacted] in postgres://app:[redacted]@db:5432/x"
+        );
+        assert_eq!(
+            redact_text("GET /reset?token=abc123&lang=en"),
+            "GET /reset?token=[redacted]&lang=en"
+        );
+        assert_eq!(
+            redact_text(
+                "op-eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjoiYWxpY2UifQ.Qk5mU2VjcmV0U2lnbmF0dXJlMDE"
+            ),
+            "op-[redacted]"
         );
         assert_eq!(
             redact_text("a -----BEGIN PRIVATE KEY-----\nxyz\n-----END PRIVATE KEY----- b"),

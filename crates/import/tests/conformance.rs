@@ -44,8 +44,16 @@ fn samples(source: Source) -> Vec<&'static str> {
             "netbox/prefixes.json",
             "netbox/vms.json",
         ],
-        Source::Otlp => vec!["otlp/otlp_trace.json", "otlp/shop_trace.json"],
-        Source::Jaeger => vec!["jaeger/jaeger_ui_01.json", "jaeger/shop_jaeger.json"],
+        Source::Otlp => vec![
+            "otlp/otlp_trace.json",
+            "otlp/shop_trace.json",
+            "otlp/secrets_trace.json",
+        ],
+        Source::Jaeger => vec![
+            "jaeger/jaeger_ui_01.json",
+            "jaeger/shop_jaeger.json",
+            "jaeger/secrets_jaeger.json",
+        ],
     }
 }
 

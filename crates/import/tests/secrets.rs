@@ -11,6 +11,32 @@ use doppel_import::{Input, Source, import, to_yaml};
 /// sensitive attributes, secret-named attributes, sensitive outputs, plan variables, user
 /// data, instance metadata, env vars, URLs.
 const CASES: &[(Source, &str, &[&str])] = &[
+    (Source::Netbox, "netbox/devices.json", &["Ipm1Adm1nPa55"]),
+    (
+        Source::Netbox,
+        "netbox/vms.json",
+        &["ghp_C0nf1gC0nt3xtT0k3nThatMustN0tLeak99"],
+    ),
+    (
+        Source::Jaeger,
+        "jaeger/secrets_jaeger.json",
+        &[
+            "Ap1K3yV4lu3Th4tL34ks",
+            "S3ss10nC00k13V4lu3",
+            "C0nnStr1ngPa55",
+            "hunter2hunter2",
+        ],
+    ),
+    (
+        Source::Otlp,
+        "otlp/secrets_trace.json",
+        &[
+            "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjoiYWxpY2UifQ.Qk5mU2VjcmV0U2lnbmF0dXJlMDE",
+            "sk_live_51HxTr4c3S3cr3tK3yV4lu3",
+            "R3d1sAuthPa55w0rd",
+            "xoxb-1234567890-abcdefghijABCDEFGHIJ",
+        ],
+    ),
     (
         Source::Ansible,
         "ansible/inventory.ini",
@@ -62,6 +88,16 @@ const CASES: &[(Source, &str, &[&str])] = &[
         ],
     ),
 ];
+
+#[test]
+fn every_importer_is_covered() {
+    for source in Source::ALL {
+        assert!(
+            CASES.iter().any(|(s, _, _)| *s == source),
+            "no secret-holding sample for {source}"
+        );
+    }
+}
 
 #[test]
 fn no_sample_secret_reaches_any_output() {

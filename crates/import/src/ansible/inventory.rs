@@ -3,7 +3,7 @@
 //! [`Inventory::to_list_json`] giving what `ansible-inventory --list` prints for it.
 //!
 //! The semantics follow Ansible's own INI and YAML inventory plugins: hosts before any section
-//! are ungrouped; `[g:vars]` and `[g:children]` sections; inline `key=value` host variables
+//! are ungrouped; `[g:vars]` and `[g:children]` sections; inline `name=value` host variables
 //! whose values read as Python literals (`8080` is a number, `'x'` a string); `host:port`;
 //! every group without a parent is a child of `all`; `ungrouped` holds the hosts in no other
 //! group. Variables merge by group depth (`all` lowest, then parents before children, ties by
@@ -514,7 +514,7 @@ pub fn parse_ini(text: &str) -> (Inventory, Vec<InventoryError>) {
                     let k = k.trim().to_owned();
                     inv.group(&group).vars.insert(k, python_literal(v.trim()));
                 }
-                None => err("expected `key=value` in a vars section".into()),
+                None => err("expected `name=value` in a vars section".into()),
             },
             "children" => {
                 let child = line.split_whitespace().next().unwrap_or(line);
@@ -553,7 +553,7 @@ pub fn parse_ini(text: &str) -> (Inventory, Vec<InventoryError>) {
                             vars.insert(k.to_owned(), python_literal(v));
                         }
                         None => err(format!(
-                            "expected `key=value` host variables after the host, found a word of {} characters",
+                            "expected `name=value` host variables after the host, found a word of {} characters",
                             w.chars().count()
                         )),
                     }

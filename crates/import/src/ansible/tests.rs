@@ -123,7 +123,7 @@ fn ini_errors_name_the_line() {
         [
             (2, "unclosed `[` in host pattern `web[1:2`"),
             (3, "section type `bogus` is not hosts, vars or children"),
-            (6, "expected `key=value` in a vars section"),
+            (6, "expected `name=value` in a vars section"),
         ]
     );
     // The good line after the bad section header still counts (in the previous group).

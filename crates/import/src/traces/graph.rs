@@ -11,6 +11,7 @@ use doppel_model::{
 use indexmap::IndexMap;
 
 use super::{Span, fit, rfc3339};
+use crate::redact::redact_text;
 use crate::text;
 use crate::{Diagnostic, Severity};
 
@@ -43,8 +44,14 @@ struct Out {
     end: u64,
 }
 
+/// The endpoint a span is a request to. Names are redacted before they are made plain, so a
+/// secret in a span name (`GET /reset?token=...`) is caught while its shape is visible.
 fn ep_of(s: &Span) -> Ep {
-    (text::name(&s.service), text::name(&s.name))
+    (svc_name(&s.service), text::name(&redact_text(&s.name)))
+}
+
+fn svc_name(raw: &str) -> String {
+    text::name(&redact_text(raw))
 }
 
 /// Builds the twin delta from spans. `source` and `file` go into provenance blocks.
@@ -77,7 +84,7 @@ pub fn build(spans: &[Span], source: &str, file: &str, diags: &mut Vec<Diagnosti
             .as_ref()
             .and_then(|p| by_id.get(&(s.trace.as_str(), p.as_str())).copied())
     };
-    let instrumented: HashSet<String> = by_id.values().map(|s| text::name(&s.service)).collect();
+    let instrumented: HashSet<String> = by_id.values().map(|s| svc_name(&s.service)).collect();
 
     let mut stats: BTreeMap<Ep, Stats> = BTreeMap::new();
     let mut peer_kinds: BTreeMap<String, ServiceKind> = BTreeMap::new();
@@ -96,7 +103,7 @@ pub fn build(spans: &[Span], source: &str, file: &str, diags: &mut Vec<Diagnosti
     for e in &entries {
         t0 = t0.min(e.start);
         t1 = t1.max(e.end);
-        let svc = text::name(&e.service);
+        let svc = svc_name(&e.service);
         let fs = first_seen.entry(svc).or_insert(e.start);
         *fs = (*fs).min(e.start);
         if e.parent.is_some() && parent_of(e).is_none() {
@@ -134,7 +141,7 @@ pub fn build(spans: &[Span], source: &str, file: &str, diags: &mut Vec<Diagnosti
                 && s.client
                 && let Some(peer) = &s.peer
             {
-                let p = text::name(peer);
+                let p = svc_name(peer);
                 if !instrumented.contains(&p) {
                     let kind = match s.db_system.as_deref() {
                         Some("redis" | "memcached") => ServiceKind::Cache,
