@@ -17,9 +17,44 @@ pub enum WriteError {
     Emit(#[from] saphyr::EmitError),
 }
 
-/// The twin as a YAML document, starting with a comment line when `header` is given.
+/// Fields whose value is the format's default, left out of the written file to keep it short
+/// (`kind: app`, `protocol: tcp`, `concurrency: {workers: 1}`...).
+const DEFAULTS: [(&str, &str); 11] = [
+    ("kind", r#""app""#),
+    ("kind", r#""vm""#),
+    ("protocol", r#""tcp""#),
+    ("direction", r#""ingress""#),
+    ("default", r#""deny""#),
+    ("load_balancing", r#""round-robin""#),
+    ("concurrency", r#"{"workers":1}"#),
+    ("public", "false"),
+    ("directed", "false"),
+    ("cost", "1.0"),
+    ("latency", "0"),
+];
+
+fn strip_defaults(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.retain(|k, x| {
+                let text = x.to_string();
+                !DEFAULTS.iter().any(|(dk, dv)| dk == k && *dv == text)
+            });
+            map.values_mut().for_each(strip_defaults);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_defaults),
+        _ => {}
+    }
+}
+
+/// The twin as a YAML document, starting with a comment line when `header` is given. Fields
+/// at their default are left out when the shorter text still loads to the same twin.
 pub fn to_yaml(twin: &Twin, header: Option<&str>) -> Result<String, WriteError> {
-    let value = serde_json::to_value(twin)?;
+    let full = serde_json::to_value(twin)?;
+    let mut short = full.clone();
+    strip_defaults(&mut short);
+    let same = serde_json::from_value::<Twin>(short.clone()).is_ok_and(|t| t == *twin);
+    let value = if same { short } else { full };
     let yaml = to_node(&value);
     let mut body = String::new();
     YamlEmitter::new(&mut body).dump(&yaml)?;
@@ -69,6 +104,10 @@ mod tests {
         let loaded = doppel_model::load_str("in.yaml", text);
         assert!(loaded.is_valid(), "{:?}", loaded.diagnostics);
         let written = to_yaml(&loaded.twin, Some("written by a test")).unwrap();
+        assert!(
+            !written.contains("round-robin"),
+            "defaults are left out:\n{written}"
+        );
         assert!(written.starts_with("# written by a test\n"), "{written}");
         let back = doppel_model::load_str("out.yaml", &written);
         assert!(back.is_valid(), "{:?}\n{written}", back.diagnostics);

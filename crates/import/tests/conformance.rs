@@ -123,6 +123,17 @@ fn assert_valid(source: Source, what: &str, twin: &Twin) {
         errors.is_empty(),
         "{source} on {what}: invalid twin: {errors:#?}\n{json}"
     );
+    // The YAML writer's text loads back to the same twin.
+    let yaml = doppel_import::to_yaml(twin, Some("conformance")).expect("writes");
+    let back = doppel_model::load_str("delta.yaml", &yaml);
+    assert!(
+        back.is_valid(),
+        "{source} on {what}: written YAML invalid:\n{yaml}"
+    );
+    assert_eq!(
+        &back.twin, twin,
+        "{source} on {what}: YAML round trip changed the twin"
+    );
 }
 
 fn assert_idempotent(source: Source, what: &str, delta: &Twin) {
