@@ -1039,7 +1039,26 @@ fn aws_db(ctx: &mut Ctx<'_, '_>, r: &Res) -> bool {
     if r.values.get("publicly_accessible").and_then(Value::as_bool) == Some(true) {
         svc.tags.push("publicly-accessible=true".into());
     }
-    for id in ids_of(r) {
+    if let Some(source) = r.s("replicate_source_db") {
+        match ctx
+            .services
+            .get(source)
+            .or_else(|| ctx.services.get(last_segment(source)))
+        {
+            Some(primary) => svc.replica_of = Some(primary.clone()),
+            None => {
+                svc.tags
+                    .push(format!("replica-of={}", text::name(last_segment(source))));
+                ctx.diag(
+                    r,
+                    Severity::Info,
+                    "/replicate_source_db",
+                    "the primary database is not in the input; recorded as a `replica-of` tag",
+                );
+            }
+        }
+    }
+    for id in ids_of(r).into_iter().chain(r.s("identifier").map(str::to_owned)) {
         ctx.services.insert(id, name.clone());
     }
     ctx.twin.services.insert(name, svc);

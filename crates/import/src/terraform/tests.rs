@@ -264,7 +264,40 @@ fn a_plan_imports_the_planned_state() {
         h.addresses.is_empty(),
         "the private IP is unknown until apply"
     );
-    assert!(r.delta.services.contains_key("shop-orders-replica"));
+    let replica = &r.delta.services["shop-orders-replica"];
+    assert!(replica.tags.contains(&"replica-of=shop-orders".to_owned()));
+    // State and plan together: the replica points at its primary.
+    let read = |rel: &str| {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("test_data")
+                .join(rel),
+        )
+        .unwrap()
+    };
+    let (state, plan) = (
+        read("terraform/shop.show-state.json"),
+        read("terraform/shop.plan.json"),
+    );
+    let both = import(
+        Source::Terraform,
+        &[
+            Input {
+                name: "state.json",
+                bytes: &state,
+            },
+            Input {
+                name: "plan.json",
+                bytes: &plan,
+            },
+        ],
+    );
+    assert_eq!(
+        both.delta.services["shop-orders-replica"]
+            .replica_of
+            .as_deref(),
+        Some("shop-orders")
+    );
 }
 
 #[test]
