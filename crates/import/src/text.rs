@@ -1,6 +1,8 @@
 //! Shared reading helpers: bytes to text, JSON with positions, multi-document YAML with
 //! positions (through the model's hardened YAML reader), and stable entity names.
 
+use std::collections::{HashMap, HashSet};
+
 use doppel_model::yaml::{self, SpanIndex};
 use serde_json::Value;
 
@@ -89,13 +91,8 @@ impl JsonFile<'_> {
         pointer: &str,
         message: impl Into<String>,
     ) -> Diagnostic {
-        file_diag(
-            self.name,
-            severity,
-            json_locate(self.text, pointer),
-            pointer,
-            message,
-        )
+        // Placed later, all at once, by [`place`]: locating one by one would rescan the file.
+        file_diag(self.name, severity, (0, 0), pointer, message)
     }
 }
 
@@ -140,31 +137,185 @@ pub(crate) fn read_json<'a>(
     }
 }
 
+/// Gives every diagnostic about `files` that has no position yet (line 0) the line and
+/// column of the node its pointer names (or of its nearest ancestor), in one pass per file.
+pub(crate) fn place(files: &[JsonFile<'_>], diags: &mut [Diagnostic]) {
+    for file in files {
+        let mut wanted: HashSet<String> = HashSet::new();
+        for d in diags.iter().filter(|d| d.line == 0 && d.file == file.name) {
+            let mut p = d.pointer.as_str();
+            loop {
+                wanted.insert(p.to_owned());
+                match p.rfind('/') {
+                    Some(i) => p = &p[..i],
+                    None => break,
+                }
+            }
+        }
+        if wanted.is_empty() {
+            continue;
+        }
+        let found = locate_all(file.text, &wanted);
+        for d in diags
+            .iter_mut()
+            .filter(|d| d.line == 0 && d.file == file.name)
+        {
+            let mut p = d.pointer.as_str();
+            let at = loop {
+                if let Some(at) = found.get(p) {
+                    break *at;
+                }
+                match p.rfind('/') {
+                    Some(i) => p = &p[..i],
+                    None => break (1, 1),
+                }
+            };
+            (d.line, d.col) = at;
+        }
+    }
+}
+
+enum Frame {
+    Obj(usize),
+    Arr(usize, usize),
+}
+
+/// The positions of the values at the `wanted` pointers, found in one scan of `text`.
+fn locate_all(text: &str, wanted: &HashSet<String>) -> HashMap<String, (u32, u32)> {
+    let bytes = text.as_bytes();
+    let mut found = HashMap::new();
+    let mut path = String::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    // Incremental line/column: offsets recorded only grow.
+    let (mut line, mut col, mut at) = (1u32, 1u32, 0usize);
+    let mut record = |pos: usize, path: &str, found: &mut HashMap<String, (u32, u32)>| {
+        if !wanted.contains(path) || found.contains_key(path) {
+            return;
+        }
+        let Some(chunk) = text.get(at..pos) else {
+            return;
+        };
+        for c in chunk.chars() {
+            if c == '\n' {
+                line = line.saturating_add(1);
+                col = 1;
+            } else {
+                col = col.saturating_add(1);
+            }
+        }
+        at = pos;
+        found.insert(path.to_owned(), (line, col));
+    };
+    let mut i = skip_ws(bytes, 0);
+    'value: loop {
+        // A value starts at `i`.
+        record(i, &path, &mut found);
+        if found.len() == wanted.len() {
+            break;
+        }
+        match bytes.get(i) {
+            Some(b'{') => {
+                i = skip_ws(bytes, i + 1);
+                if bytes.get(i) == Some(&b'}') {
+                    i += 1;
+                } else {
+                    let Some((after, key)) = read_string(bytes, i) else {
+                        break;
+                    };
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&tok(&key));
+                    stack.push(Frame::Obj(len));
+                    i = skip_ws(bytes, after);
+                    if bytes.get(i) != Some(&b':') {
+                        break;
+                    }
+                    i = skip_ws(bytes, i + 1);
+                    continue 'value;
+                }
+            }
+            Some(b'[') => {
+                i = skip_ws(bytes, i + 1);
+                if bytes.get(i) == Some(&b']') {
+                    i += 1;
+                } else {
+                    let len = path.len();
+                    path.push_str("/0");
+                    stack.push(Frame::Arr(len, 0));
+                    continue 'value;
+                }
+            }
+            Some(_) => match skip_value(bytes, i) {
+                Some(next) => i = next,
+                None => break,
+            },
+            None => break,
+        }
+        // A value ended before `i`: move to the next sibling or close containers.
+        loop {
+            i = skip_ws(bytes, i);
+            match (stack.last_mut(), bytes.get(i)) {
+                (Some(Frame::Obj(len)), Some(b',')) => {
+                    let len = *len;
+                    path.truncate(len);
+                    i = skip_ws(bytes, i + 1);
+                    let Some((after, key)) = read_string(bytes, i) else {
+                        break 'value;
+                    };
+                    path.push('/');
+                    path.push_str(&tok(&key));
+                    i = skip_ws(bytes, after);
+                    if bytes.get(i) != Some(&b':') {
+                        break 'value;
+                    }
+                    i = skip_ws(bytes, i + 1);
+                    continue 'value;
+                }
+                (Some(Frame::Arr(len, idx)), Some(b',')) => {
+                    *idx += 1;
+                    let (len, idx) = (*len, *idx);
+                    path.truncate(len);
+                    path.push('/');
+                    path.push_str(&idx.to_string());
+                    i = skip_ws(bytes, i + 1);
+                    continue 'value;
+                }
+                (Some(Frame::Obj(len)), Some(b'}')) | (Some(Frame::Arr(len, _)), Some(b']')) => {
+                    path.truncate(*len);
+                    stack.pop();
+                    i += 1;
+                }
+                _ => break 'value,
+            }
+        }
+    }
+    found
+}
+
 /// The line and column of the value at `pointer` in JSON `text`, or of the deepest ancestor
 /// that exists. Scans the text without building values; (1, 1) when the text is not JSON.
+#[cfg(test)]
 pub(crate) fn json_locate(text: &str, pointer: &str) -> (u32, u32) {
-    let bytes = text.as_bytes();
-    let mut pos = skip_ws(bytes, 0);
-    let mut found = pos;
-    for raw in pointer.split('/').skip(1) {
-        let token = raw.replace("~1", "/").replace("~0", "~");
-        let next = match bytes.get(pos) {
-            Some(b'{') => find_member(bytes, pos, &token),
-            Some(b'[') => token
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| find_element(bytes, pos, i)),
-            _ => None,
-        };
-        match next {
-            Some(p) => {
-                pos = p;
-                found = p;
-            }
+    let mut wanted = HashSet::new();
+    let mut p = pointer;
+    loop {
+        wanted.insert(p.to_owned());
+        match p.rfind('/') {
+            Some(i) => p = &p[..i],
             None => break,
         }
     }
-    line_col(bytes.get(..found).unwrap_or_default())
+    let found = locate_all(text, &wanted);
+    let mut p = pointer;
+    loop {
+        if let Some(at) = found.get(p) {
+            return *at;
+        }
+        match p.rfind('/') {
+            Some(i) => p = &p[..i],
+            None => return (1, 1),
+        }
+    }
 }
 
 fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
@@ -247,44 +398,6 @@ fn skip_value(bytes: &[u8], i: usize) -> Option<usize> {
             Some(j)
         }
     }
-}
-
-fn find_member(bytes: &[u8], open: usize, token: &str) -> Option<usize> {
-    let mut i = skip_ws(bytes, open + 1);
-    loop {
-        if *bytes.get(i)? != b'"' {
-            return None;
-        }
-        let (after, key) = read_string(bytes, i)?;
-        i = skip_ws(bytes, after);
-        if *bytes.get(i)? != b':' {
-            return None;
-        }
-        i = skip_ws(bytes, i + 1);
-        if key == token {
-            return Some(i);
-        }
-        i = skip_ws(bytes, skip_value(bytes, i)?);
-        if *bytes.get(i)? != b',' {
-            return None;
-        }
-        i = skip_ws(bytes, i + 1);
-    }
-}
-
-fn find_element(bytes: &[u8], open: usize, index: usize) -> Option<usize> {
-    let mut i = skip_ws(bytes, open + 1);
-    for _ in 0..index {
-        if matches!(bytes.get(i), Some(b']') | None) {
-            return None;
-        }
-        i = skip_ws(bytes, skip_value(bytes, i)?);
-        if *bytes.get(i)? != b',' {
-            return None;
-        }
-        i = skip_ws(bytes, i + 1);
-    }
-    (!matches!(bytes.get(i), Some(b']') | None)).then_some(i)
 }
 
 /// One YAML document of a file.

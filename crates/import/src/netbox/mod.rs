@@ -83,6 +83,7 @@ impl Importer for Netbox {
             }
         }
         let delta = build(&files, &objects, &mut diags);
+        text::place(&files, &mut diags);
         ImportResult {
             delta,
             diagnostics: diags,

@@ -1058,7 +1058,10 @@ fn aws_db(ctx: &mut Ctx<'_, '_>, r: &Res) -> bool {
             }
         }
     }
-    for id in ids_of(r).into_iter().chain(r.s("identifier").map(str::to_owned)) {
+    for id in ids_of(r)
+        .into_iter()
+        .chain(r.s("identifier").map(str::to_owned))
+    {
         ctx.services.insert(id, name.clone());
     }
     ctx.twin.services.insert(name, svc);

@@ -37,6 +37,7 @@ impl Importer for Terraform {
             resources.extend(resources_of(f, file, &mut diags));
         }
         let delta = map::build(&files, &resources, &mut diags);
+        text::place(&files, &mut diags);
         ImportResult {
             delta,
             diagnostics: diags,

@@ -80,21 +80,23 @@ fn run(inputs: &[Input<'_>], source: Source, read: Reader) -> ImportResult {
     let mut diags = Vec::new();
     let mut spans = Vec::new();
     let mut names = Vec::new();
-    for input in inputs {
-        let Some(file) = text::read_json(input, &mut diags) else {
-            continue;
-        };
-        let got = read(&file, &mut diags);
+    let files: Vec<JsonFile<'_>> = inputs
+        .iter()
+        .filter_map(|i| text::read_json(i, &mut diags))
+        .collect();
+    for file in &files {
+        let got = read(file, &mut diags);
         if got.is_empty()
             && !diags
                 .iter()
-                .any(|d| d.file == input.name && d.severity != Severity::Info)
+                .any(|d| d.file == file.name && d.severity != Severity::Info)
         {
             diags.push(file.diag(Severity::Warning, "", "no spans found"));
         }
         spans.extend(got);
-        names.push(input.name.to_owned());
+        names.push(file.name.to_owned());
     }
+    text::place(&files, &mut diags);
     let file = names.join(", ");
     let delta = graph::build(&spans, source.as_str(), &file, &mut diags);
     ImportResult {
