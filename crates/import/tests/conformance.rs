@@ -48,6 +48,7 @@ fn samples(source: Source) -> Vec<&'static str> {
             "otlp/otlp_trace.json",
             "otlp/shop_trace.json",
             "otlp/secrets_trace.json",
+            "otlp/shop_trace.pb",
         ],
         Source::Jaeger => vec![
             "jaeger/jaeger_ui_01.json",

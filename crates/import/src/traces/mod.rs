@@ -1,4 +1,5 @@
-//! Trace importers: OTLP JSON (as OTLP/HTTP sends it) and Jaeger JSON (API and UI exports),
+//! Trace importers: OTLP in JSON and protobuf (as OTLP/HTTP sends them) and Jaeger JSON (API and
+//! UI exports),
 //! read into one span model and turned into a calibrated call graph by [`graph`]:
 //!
 //! - every *entry span* (a root, or a span whose parent belongs to another service) is a
@@ -18,6 +19,7 @@ pub mod fit;
 pub mod graph;
 mod jaeger;
 mod otlp;
+mod otlp_pb;
 #[cfg(test)]
 mod tests;
 
@@ -61,7 +63,7 @@ impl Importer for Otlp {
         Source::Otlp
     }
     fn import(&self, inputs: &[Input<'_>]) -> ImportResult {
-        run(inputs, Source::Otlp, otlp::spans)
+        run(inputs, Source::Otlp, otlp::spans, Some(otlp_pb::spans))
     }
 }
 
@@ -70,17 +72,52 @@ impl Importer for Jaeger {
         Source::Jaeger
     }
     fn import(&self, inputs: &[Input<'_>]) -> ImportResult {
-        run(inputs, Source::Jaeger, jaeger::spans)
+        run(inputs, Source::Jaeger, jaeger::spans, None)
     }
 }
 
 type Reader = fn(&JsonFile<'_>, &mut Vec<Diagnostic>) -> Vec<Span>;
+type BinaryReader = fn(&Input<'_>, &mut Vec<Diagnostic>) -> Vec<Span>;
 
-fn run(inputs: &[Input<'_>], source: Source, read: Reader) -> ImportResult {
+/// Whether an input is JSON (its first non-blank byte opens an object or array, or it is
+/// empty) rather than protobuf.
+fn is_json(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_none_or(|b| matches!(b, b'{' | b'['))
+}
+
+fn run(
+    inputs: &[Input<'_>],
+    source: Source,
+    read: Reader,
+    read_binary: Option<BinaryReader>,
+) -> ImportResult {
     let mut diags = Vec::new();
     let mut spans = Vec::new();
     let mut names = Vec::new();
-    let files: Vec<JsonFile<'_>> = inputs
+    let mut json_inputs = Vec::new();
+    for input in inputs {
+        match read_binary {
+            Some(binary) if !is_json(input.bytes) => {
+                let got = binary(input, &mut diags);
+                if got.is_empty() && !diags.iter().any(|d| d.file == input.name) {
+                    diags.push(text::file_diag(
+                        input.name,
+                        Severity::Warning,
+                        (1, 1),
+                        "",
+                        "no spans found",
+                    ));
+                }
+                spans.extend(got);
+                names.push(input.name.to_owned());
+            }
+            _ => json_inputs.push(*input),
+        }
+    }
+    let files: Vec<JsonFile<'_>> = json_inputs
         .iter()
         .filter_map(|i| text::read_json(i, &mut diags))
         .collect();

@@ -160,6 +160,41 @@ fn otlp_shop_traces_give_the_same_graph() {
 }
 
 #[test]
+fn otlp_protobuf_gives_the_same_graph_as_otlp_json() {
+    // shop_trace.pb is shop_trace.json encoded by the reference Python protobuf library.
+    let pb = run(Source::Otlp, "otlp/shop_trace.pb");
+    let json = run(Source::Otlp, "otlp/shop_trace.json");
+    let strip = |t: &doppel_model::Twin| {
+        let mut t = t.clone();
+        for s in t.services.values_mut() {
+            s.provenance = None;
+        }
+        for w in t.workloads.values_mut() {
+            w.provenance = None;
+        }
+        t
+    };
+    assert!(!pb.has_errors(), "{:#?}", pb.diagnostics);
+    assert_eq!(strip(&pb.delta), strip(&json.delta));
+    // Truncated: an error at a byte offset, no panic.
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/otlp/shop_trace.pb");
+    let bytes = std::fs::read(p).unwrap();
+    let cut = import(
+        Source::Otlp,
+        &[Input {
+            name: "cut.pb",
+            bytes: &bytes[..bytes.len() - 7],
+        }],
+    );
+    let e = cut.diagnostics.iter().find(|d| d.is_error()).unwrap();
+    assert!(
+        e.message
+            .starts_with("not a valid OTLP protobuf trace export"),
+        "{e}"
+    );
+}
+
+#[test]
 fn published_examples() {
     // opentelemetry-proto's example: one server span of 1 s whose parent is not in the file.
     let r = run(Source::Otlp, "otlp/otlp_trace.json");
