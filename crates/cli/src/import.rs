@@ -15,7 +15,7 @@ use doppel_model::Twin;
 pub struct ImportArgs {
     /// What the files are: terraform (`terraform show -json` of a state or plan, or a raw v4
     /// state), k8s (manifests), ansible (INI or YAML inventories), netbox (REST API JSON),
-    /// otlp (OTLP/HTTP JSON traces) or jaeger (Jaeger JSON traces).
+    /// otlp (OTLP/HTTP traces, JSON or protobuf) or jaeger (Jaeger JSON traces).
     #[arg(value_name = "SOURCE", value_parser = parse_source)]
     pub source: Source,
     /// Files to read; a directory means the files in it (not recursive).

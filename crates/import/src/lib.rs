@@ -1,6 +1,6 @@
 //! Importers that build a Doppel twin from the sources of truth teams already keep:
 //! Terraform (`terraform show -json` and raw v4 state), Kubernetes manifests, Ansible
-//! inventories, NetBox REST JSON and traces (OTLP JSON, Jaeger JSON); plus [`merge()`] and
+//! inventories, NetBox REST JSON and traces (OTLP JSON and protobuf, Jaeger JSON); plus [`merge()`] and
 //! [`diff()`] of twins and a YAML writer.
 //!
 //! Every importer takes the bytes of one or more files (this crate does no IO: the caller reads
@@ -77,7 +77,7 @@ pub enum Source {
     Ansible,
     /// NetBox REST API JSON (devices, interfaces, cables, prefixes, virtual machines).
     Netbox,
-    /// OpenTelemetry traces, OTLP/HTTP JSON encoding.
+    /// OpenTelemetry traces as OTLP/HTTP sends them: JSON or protobuf (told apart by content).
     Otlp,
     /// Jaeger JSON (as the Jaeger UI and API export traces).
     Jaeger,
