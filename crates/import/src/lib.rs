@@ -1,7 +1,7 @@
 //! Importers that build a Doppel twin from the sources of truth teams already keep:
 //! Terraform (`terraform show -json` and raw v4 state), Kubernetes manifests, Ansible
-//! inventories, NetBox REST JSON and traces (OTLP JSON and protobuf, Jaeger JSON); plus [`merge()`] and
-//! [`diff()`] of twins and a YAML writer.
+//! inventories, NetBox REST JSON and traces (OTLP JSON and protobuf, Jaeger JSON); plus
+//! [`merge()`] and [`diff()`] of twins and a YAML writer.
 //!
 //! Every importer takes the bytes of one or more files (this crate does no IO: the caller reads
 //! them) and returns an [`ImportResult`]: a partial twin (the *delta*) and [`Diagnostic`]s that
