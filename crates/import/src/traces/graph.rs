@@ -54,8 +54,13 @@ fn svc_name(raw: &str) -> String {
     text::name(&redact_text(raw))
 }
 
-/// Builds the twin delta from spans. `source` and `file` go into provenance blocks.
-pub fn build(spans: &[Span], source: &str, file: &str, diags: &mut Vec<Diagnostic>) -> Twin {
+/// Builds the twin delta from spans read from `files` (each span's `file` indexes it).
+/// `source` and the file a service was first seen in go into its provenance block; notes
+/// about the whole set name the first file.
+pub fn build(spans: &[Span], source: &str, files: &[String], diags: &mut Vec<Diagnostic>) -> Twin {
+    let file_of = |i: usize| files.get(i).or(files.first()).cloned().unwrap_or_default();
+    let file = file_of(0);
+    let file = file.as_str();
     let mut twin = Twin::default();
     if spans.is_empty() {
         return twin;
@@ -89,7 +94,7 @@ pub fn build(spans: &[Span], source: &str, file: &str, diags: &mut Vec<Diagnosti
     let mut stats: BTreeMap<Ep, Stats> = BTreeMap::new();
     let mut peer_kinds: BTreeMap<String, ServiceKind> = BTreeMap::new();
     let mut peer_times: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut first_seen: BTreeMap<String, u64> = BTreeMap::new();
+    let mut first_seen: BTreeMap<String, (u64, usize)> = BTreeMap::new();
     let (mut t0, mut t1) = (u64::MAX, 0u64);
     let mut orphans = 0usize;
 
@@ -104,8 +109,8 @@ pub fn build(spans: &[Span], source: &str, file: &str, diags: &mut Vec<Diagnosti
         t0 = t0.min(e.start);
         t1 = t1.max(e.end);
         let svc = svc_name(&e.service);
-        let fs = first_seen.entry(svc).or_insert(e.start);
-        *fs = (*fs).min(e.start);
+        let fs = first_seen.entry(svc).or_insert((e.start, e.file));
+        *fs = (*fs).min((e.start, e.file));
         if e.parent.is_some() && parent_of(e).is_none() {
             orphans += 1;
         }
@@ -232,9 +237,13 @@ pub fn build(spans: &[Span], source: &str, file: &str, diags: &mut Vec<Diagnosti
 
     let provenance = |svc: &str| Provenance {
         source: source.to_owned(),
-        file: Some(file.to_owned()),
+        file: Some(
+            first_seen
+                .get(svc)
+                .map_or_else(|| file.to_owned(), |(_, f)| file_of(*f)),
+        ),
         reference: Some(format!("service.name={svc}")),
-        observed_at: first_seen.get(svc).map(|t| rfc3339(*t)),
+        observed_at: first_seen.get(svc).map(|(t, _)| rfc3339(*t)),
     };
 
     for ((svc, ep), st) in &stats {

@@ -136,6 +136,7 @@ pub(super) fn spans(file: &JsonFile<'_>, diags: &mut Vec<Diagnostic>) -> Vec<Spa
                 db_system: tag(tags, "db.system")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
+                file: 0,
             });
         }
     }

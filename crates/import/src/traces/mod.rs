@@ -51,6 +51,8 @@ pub struct Span {
     pub peer: Option<String>,
     /// `db.system` of a client span (`redis`, `postgresql`...), if any.
     pub db_system: Option<String>,
+    /// Index of the input it was read from.
+    pub file: usize,
 }
 
 /// Reads OTLP JSON traces.
@@ -101,7 +103,8 @@ fn run(
     for input in inputs {
         match read_binary {
             Some(binary) if !is_json(input.bytes) => {
-                let got = binary(input, &mut diags);
+                let mut got = binary(input, &mut diags);
+                got.iter_mut().for_each(|s| s.file = names.len());
                 if got.is_empty() && !diags.iter().any(|d| d.file == input.name) {
                     diags.push(text::file_diag(
                         input.name,
@@ -122,7 +125,8 @@ fn run(
         .filter_map(|i| text::read_json(i, &mut diags))
         .collect();
     for file in &files {
-        let got = read(file, &mut diags);
+        let mut got = read(file, &mut diags);
+        got.iter_mut().for_each(|s| s.file = names.len());
         if got.is_empty()
             && !diags
                 .iter()
@@ -134,8 +138,7 @@ fn run(
         names.push(file.name.to_owned());
     }
     text::place(&files, &mut diags);
-    let file = names.join(", ");
-    let delta = graph::build(&spans, source.as_str(), &file, &mut diags);
+    let delta = graph::build(&spans, source.as_str(), &names, &mut diags);
     ImportResult {
         delta,
         diagnostics: diags,

@@ -113,6 +113,7 @@ pub(super) fn spans(file: &JsonFile<'_>, diags: &mut Vec<Diagnostic>) -> Vec<Spa
                     client: is_client(span),
                     peer: attr(attrs, "peer.service").map(str::to_owned),
                     db_system: attr(attrs, "db.system").map(str::to_owned),
+                    file: 0,
                 });
             }
         }

@@ -186,6 +186,7 @@ fn span(buf: &[u8], base: usize, service: &str) -> Result<Option<Span>, Bad> {
         client: matches!(kind, 3 | 4),
         peer,
         db_system: db,
+        file: 0,
     }))
 }
 

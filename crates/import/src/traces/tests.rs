@@ -233,3 +233,42 @@ fn published_examples() {
             .contains_key("preserveParentID-test")
     );
 }
+
+#[test]
+fn provenance_names_the_file_a_service_came_from() {
+    let read = |rel: &str| {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("test_data")
+                .join(rel),
+        )
+        .unwrap()
+    };
+    let (a, b) = (read("otlp/otlp_trace.json"), read("otlp/shop_trace.json"));
+    let r = import(
+        Source::Otlp,
+        &[
+            Input {
+                name: "a.json",
+                bytes: &a,
+            },
+            Input {
+                name: "b.json",
+                bytes: &b,
+            },
+        ],
+    );
+    let file = |svc: &str| {
+        r.delta.services[svc]
+            .provenance
+            .as_ref()
+            .and_then(|p| p.file.clone())
+    };
+    assert_eq!(file("my.service").as_deref(), Some("a.json"));
+    assert_eq!(file("frontend").as_deref(), Some("b.json"));
+    assert!(
+        r.diagnostics
+            .iter()
+            .all(|d| d.file == "a.json" || d.file == "b.json")
+    );
+}
