@@ -10,7 +10,8 @@ use anyhow::Context;
 use doppel_import::{Input, MAX_INPUT_BYTES, Source};
 use doppel_model::Twin;
 
-/// Arguments of `doppel import`.
+/// Build a twin from Terraform, Kubernetes, Ansible, NetBox or traces; print it, or merge it
+/// into a twin file. Prints diagnostics as `FILE:LINE:COL: POINTER: SEVERITY: message`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// What the files are: terraform (`terraform show -json` of a state or plan, or a raw v4
@@ -36,7 +37,7 @@ pub struct ImportArgs {
     pub dry_run: bool,
 }
 
-/// Arguments of `doppel diff`.
+/// Show the entities added, removed or changed between two versions of a twin, by stable id.
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
     /// The older twin file.
