@@ -86,6 +86,19 @@ pub trait Store: Send + Sync + 'static {
     /// points were rolled up.
     async fn downsample(&self, from_s: i64, to_s: i64, before_ms: i64) -> Result<u64>;
 
+    /// Adds points as [`Store::put_metrics`] does and sets setting `key` to `value` in the same
+    /// transaction (how the ingest pipeline records which write-ahead log segments are in).
+    async fn put_metrics_checkpoint(
+        &self,
+        points: &[MetricPoint],
+        key: &str,
+        value: &str,
+    ) -> Result<()>;
+    /// A setting's value.
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    /// Sets a setting.
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()>;
+
     // ---- drift ----------------------------------------------------------------------------
     /// Appends drift records.
     async fn put_drift(&self, records: &[DriftRecord]) -> Result<()>;

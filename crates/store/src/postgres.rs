@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS audit (
     id BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL, actor TEXT NOT NULL,
     action TEXT NOT NULL, status INTEGER NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at_ms);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
 /// Connections in the pool.
@@ -176,6 +177,50 @@ const MERGE: &str = "ON CONFLICT (resolution_s, entity, metric, bucket_ms) DO UP
      n = metric_points.n + excluded.n, vsum = metric_points.vsum + excluded.vsum, \
      vmin = LEAST(metric_points.vmin, excluded.vmin), \
      vmax = GREATEST(metric_points.vmax, excluded.vmax)";
+
+const SET_SETTING: &str = "INSERT INTO settings (key, value) VALUES ($1, $2) \
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+async fn insert_points(tx: &tokio_postgres::Transaction<'_>, points: &[MetricPoint]) -> Result<()> {
+    if points.is_empty() {
+        return Ok(());
+    }
+    // One statement for the whole batch: arrays unnested into rows. Duplicate keys inside
+    // a batch would make ON CONFLICT fail, so they are merged first.
+    let mut merged: std::collections::BTreeMap<(i64, &str, &str, i64), MetricPoint> =
+        std::collections::BTreeMap::new();
+    for p in points {
+        merged
+            .entry((p.resolution_s, &p.entity, &p.metric, p.bucket_ms))
+            .and_modify(|m| {
+                m.count += p.count;
+                m.sum += p.sum;
+                m.min = m.min.min(p.min);
+                m.max = m.max.max(p.max);
+            })
+            .or_insert_with(|| p.clone());
+    }
+    let ps: Vec<&MetricPoint> = merged.values().collect();
+    let entity: Vec<&str> = ps.iter().map(|p| p.entity.as_str()).collect();
+    let metric: Vec<&str> = ps.iter().map(|p| p.metric.as_str()).collect();
+    let res: Vec<i64> = ps.iter().map(|p| p.resolution_s).collect();
+    let bucket: Vec<i64> = ps.iter().map(|p| p.bucket_ms).collect();
+    let n: Vec<i64> = ps.iter().map(|p| p.count).collect();
+    let sum: Vec<f64> = ps.iter().map(|p| p.sum).collect();
+    let min: Vec<f64> = ps.iter().map(|p| p.min).collect();
+    let max: Vec<f64> = ps.iter().map(|p| p.max).collect();
+    tx.execute(
+        &format!(
+            "INSERT INTO metric_points (entity, metric, resolution_s, bucket_ms, n, vsum, \
+             vmin, vmax) SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], \
+             $4::BIGINT[], $5::BIGINT[], $6::DOUBLE PRECISION[], $7::DOUBLE PRECISION[], \
+             $8::DOUBLE PRECISION[]) {MERGE}"
+        ),
+        &[&entity, &metric, &res, &bucket, &n, &sum, &min, &max],
+    )
+    .await?;
+    Ok(())
+}
 
 #[async_trait::async_trait]
 impl Store for PgStore {
@@ -332,44 +377,38 @@ impl Store for PgStore {
     }
 
     async fn put_metrics(&self, points: &[MetricPoint]) -> Result<()> {
-        if points.is_empty() {
-            return Ok(());
-        }
-        // One statement for the whole batch: arrays unnested into rows. Duplicate keys inside
-        // a batch would make ON CONFLICT fail, so they are merged first.
-        let mut merged: std::collections::BTreeMap<(i64, &str, &str, i64), MetricPoint> =
-            std::collections::BTreeMap::new();
-        for p in points {
-            merged
-                .entry((p.resolution_s, &p.entity, &p.metric, p.bucket_ms))
-                .and_modify(|m| {
-                    m.count += p.count;
-                    m.sum += p.sum;
-                    m.min = m.min.min(p.min);
-                    m.max = m.max.max(p.max);
-                })
-                .or_insert_with(|| p.clone());
-        }
-        let ps: Vec<&MetricPoint> = merged.values().collect();
-        let entity: Vec<&str> = ps.iter().map(|p| p.entity.as_str()).collect();
-        let metric: Vec<&str> = ps.iter().map(|p| p.metric.as_str()).collect();
-        let res: Vec<i64> = ps.iter().map(|p| p.resolution_s).collect();
-        let bucket: Vec<i64> = ps.iter().map(|p| p.bucket_ms).collect();
-        let n: Vec<i64> = ps.iter().map(|p| p.count).collect();
-        let sum: Vec<f64> = ps.iter().map(|p| p.sum).collect();
-        let min: Vec<f64> = ps.iter().map(|p| p.min).collect();
-        let max: Vec<f64> = ps.iter().map(|p| p.max).collect();
+        let mut c = self.conn().await;
+        let tx = c.transaction().await?;
+        insert_points(&tx, points).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_metrics_checkpoint(
+        &self,
+        points: &[MetricPoint],
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        let mut c = self.conn().await;
+        let tx = c.transaction().await?;
+        insert_points(&tx, points).await?;
+        tx.execute(SET_SETTING, &[&key, &value]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
         let c = self.conn().await;
-        c.execute(
-            &format!(
-                "INSERT INTO metric_points (entity, metric, resolution_s, bucket_ms, n, vsum, \
-                 vmin, vmax) SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], \
-                 $4::BIGINT[], $5::BIGINT[], $6::DOUBLE PRECISION[], $7::DOUBLE PRECISION[], \
-                 $8::DOUBLE PRECISION[]) {MERGE}"
-            ),
-            &[&entity, &metric, &res, &bucket, &n, &sum, &min, &max],
-        )
-        .await?;
+        let row = c
+            .query_opt("SELECT value FROM settings WHERE key = $1", &[&key])
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        let c = self.conn().await;
+        c.execute(SET_SETTING, &[&key, &value]).await?;
         Ok(())
     }
 

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, actor TEXT NOT NULL,
     action TEXT NOT NULL, status INTEGER NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at_ms);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
 /// The SQLite store.
@@ -256,6 +257,38 @@ pub(crate) fn token_info(t: (i64, String, String, String, i64, bool)) -> Result<
 const TOKEN_COLS: &str = "t.id, t.user_name, u.role, t.label, t.created_ms, t.revoked FROM tokens t JOIN users u \
      ON u.name = t.user_name";
 
+fn insert_points(tx: &Connection, points: &[MetricPoint]) -> Result<()> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO metric_points (entity, metric, resolution_s, bucket_ms, n, vsum, vmin, vmax) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (resolution_s, entity, metric, bucket_ms) DO UPDATE SET \
+         n = n + excluded.n, vsum = vsum + excluded.vsum, \
+         vmin = min(vmin, excluded.vmin), vmax = max(vmax, excluded.vmax)",
+    )?;
+    for p in points {
+        st.execute(params![
+            p.entity,
+            p.metric,
+            p.resolution_s,
+            p.bucket_ms,
+            p.count,
+            p.sum,
+            p.min,
+            p.max
+        ])?;
+    }
+    Ok(())
+}
+
+fn set(c: &Connection, key: &str, value: &str) -> Result<()> {
+    c.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
 pub(crate) fn check_downsample(from_s: i64, to_s: i64) -> Result<()> {
     if from_s <= 0 || to_s <= from_s || to_s % from_s != 0 {
         return Err(StoreError::Invalid(format!(
@@ -404,31 +437,47 @@ impl Store for SqliteStore {
         let points = points.to_vec();
         self.with(move |c| {
             let tx = c.transaction()?;
-            {
-                let mut st = tx.prepare_cached(
-                    "INSERT INTO metric_points (entity, metric, resolution_s, bucket_ms, n, vsum, \
-                     vmin, vmax) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-                     ON CONFLICT (resolution_s, entity, metric, bucket_ms) DO UPDATE SET \
-                     n = n + excluded.n, vsum = vsum + excluded.vsum, \
-                     vmin = min(vmin, excluded.vmin), vmax = max(vmax, excluded.vmax)",
-                )?;
-                for p in &points {
-                    st.execute(params![
-                        p.entity,
-                        p.metric,
-                        p.resolution_s,
-                        p.bucket_ms,
-                        p.count,
-                        p.sum,
-                        p.min,
-                        p.max
-                    ])?;
-                }
-            }
+            insert_points(&tx, &points)?;
             tx.commit()?;
             Ok(())
         })
         .await
+    }
+
+    async fn put_metrics_checkpoint(
+        &self,
+        points: &[MetricPoint],
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        let points = points.to_vec();
+        let (key, value) = (key.to_string(), value.to_string());
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            insert_points(&tx, &points)?;
+            set(&tx, &key, &value)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_string();
+        self.with(move |c| {
+            Ok(
+                c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })
+        .await
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.with(move |c| set(c, &key, &value)).await
     }
 
     async fn metrics(&self, q: &MetricQuery) -> Result<Vec<MetricPoint>> {

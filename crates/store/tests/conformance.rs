@@ -104,7 +104,30 @@ conformance!(
     users_and_hashed_tokens,
     audit_log_filters_newest_first,
     twin_versions_are_numbered_without_gaps_under_concurrency,
+    metrics_and_checkpoint_commit_together,
 );
+
+async fn metrics_and_checkpoint_commit_together(s: &dyn Store) {
+    assert_eq!(s.setting("wal").await.unwrap(), None);
+    s.put_metrics_checkpoint(&[point("service:a", "requests", 10, 0, &[3.0])], "wal", "7")
+        .await
+        .unwrap();
+    assert_eq!(s.setting("wal").await.unwrap().as_deref(), Some("7"));
+    s.set_setting("wal", "8").await.unwrap();
+    assert_eq!(s.setting("wal").await.unwrap().as_deref(), Some("8"));
+    // An empty batch still moves the checkpoint.
+    s.put_metrics_checkpoint(&[], "wal", "9").await.unwrap();
+    assert_eq!(s.setting("wal").await.unwrap().as_deref(), Some("9"));
+    let q = MetricQuery {
+        entity: None,
+        metric: None,
+        resolution_s: 10,
+        from_ms: 0,
+        to_ms: 10_000,
+        limit: 10,
+    };
+    assert_eq!(s.metrics(&q).await.unwrap()[0].sum, 3.0);
+}
 
 async fn twin_versions_history_and_rollback(s: &dyn Store) {
     assert!(s.twin(None).await.unwrap().is_none());
