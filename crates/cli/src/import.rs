@@ -32,6 +32,10 @@ pub struct ImportArgs {
     /// Exit 1 when merging finds conflicts (the twin is still written).
     #[arg(long)]
     pub strict: bool,
+    /// On a conflict take the imported value instead of keeping the twin's (to refresh a twin
+    /// from new traces or a new state). Conflicts are reported either way.
+    #[arg(long)]
+    pub prefer_new: bool,
     /// Show what would change in `--into` without writing it.
     #[arg(long, requires = "into")]
     pub dry_run: bool,
@@ -239,7 +243,12 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         Twin::default()
     };
-    let (merged, conflicts) = doppel_import::merge(&base, &result.delta);
+    let prefer = if args.prefer_new {
+        doppel_import::Prefer::Delta
+    } else {
+        doppel_import::Prefer::Base
+    };
+    let (merged, conflicts) = doppel_import::merge_with(&base, &result.delta, prefer);
     for c in &conflicts {
         writeln!(err, "conflict: {c}")?;
     }

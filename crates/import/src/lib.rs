@@ -34,7 +34,7 @@ use std::str::FromStr;
 use doppel_model::Twin;
 
 pub use diag::{Diagnostic, Severity};
-pub use merge::{Change, ChangeKind, Conflict, diff, merge};
+pub use merge::{Change, ChangeKind, Conflict, Prefer, diff, merge, merge_with};
 pub use yaml_out::to_yaml;
 
 /// Largest input file accepted, in bytes; larger files get an error diagnostic and are skipped.

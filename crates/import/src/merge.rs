@@ -5,7 +5,9 @@
 //! name, and the delta's references to its old name are rewritten. Fields merge one by one: a
 //! field the base lacks (or holds at its default, which means "unknown") is taken from the
 //! delta; tags, addresses and similar lists are united; a field both give with different values
-//! is a [`Conflict`], reported and left as the base has it. The base's provenance stays.
+//! is a [`Conflict`], reported and left as the base has it ([`merge_with`] and
+//! [`Prefer::Delta`] take the delta's value instead, still reporting it). The base's
+//! provenance stays.
 //!
 //! A service whose endpoints are importer placeholders (tag [`PLACEHOLDER_TAG`]) takes the
 //! delta's real endpoints (from traces) instead, and the tag is dropped.
@@ -57,6 +59,18 @@ pub struct Conflict {
     pub base_source: Option<String>,
     /// Where the delta's entity came from, if stated.
     pub delta_source: Option<String>,
+    /// Whether the delta's value was taken ([`Prefer::Delta`]) rather than the base's kept.
+    pub took_delta: bool,
+}
+
+/// Which side wins a conflict. Either way the conflict is reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Prefer {
+    /// Keep the twin's value (the default: an import never silently overwrites).
+    #[default]
+    Base,
+    /// Take the import's value (re-calibrating from fresh traces, refreshing from Terraform).
+    Delta,
 }
 
 impl fmt::Display for Conflict {
@@ -64,20 +78,30 @@ impl fmt::Display for Conflict {
         let src = |s: &Option<String>| s.clone().unwrap_or_else(|| "twin".into());
         write!(
             f,
-            "{} {}: {} says {}, {} says {}; kept {}",
+            "{} {}: {} says {}, {} says {}; {} {}",
             self.entity,
             self.field,
             src(&self.base_source),
             self.base,
             src(&self.delta_source),
             self.delta,
-            self.base
+            if self.took_delta { "took" } else { "kept" },
+            if self.took_delta {
+                &self.delta
+            } else {
+                &self.base
+            }
         )
     }
 }
 
-/// Merges `delta` into `base`; see the module docs for the rules.
+/// Merges `delta` into `base`, keeping the base's value on conflicts; see the module docs.
 pub fn merge(base: &Twin, delta: &Twin) -> (Twin, Vec<Conflict>) {
+    merge_with(base, delta, Prefer::Base)
+}
+
+/// Merges `delta` into `base`, resolving conflicts in favour of `prefer` (and reporting them).
+pub fn merge_with(base: &Twin, delta: &Twin, prefer: Prefer) -> (Twin, Vec<Conflict>) {
     let mut conflicts = Vec::new();
     let (Ok(Value::Object(mut out)), Ok(Value::Object(mut d))) =
         (serde_json::to_value(base), serde_json::to_value(delta))
@@ -121,7 +145,7 @@ pub fn merge(base: &Twin, delta: &Twin) -> (Twin, Vec<Conflict>) {
                 take_real_endpoints(bent, &mut dent);
             }
             let mut found = Vec::new();
-            merge_value(bent, &dent, defaults.as_ref(), "", &mut found);
+            merge_value(bent, &dent, defaults.as_ref(), "", prefer, &mut found);
             conflicts.extend(found.into_iter().map(|(field, b, dv)| Conflict {
                 entity: id.clone(),
                 field,
@@ -129,6 +153,7 @@ pub fn merge(base: &Twin, delta: &Twin) -> (Twin, Vec<Conflict>) {
                 delta: dv,
                 base_source: base_source.clone(),
                 delta_source: delta_source.clone(),
+                took_delta: prefer == Prefer::Delta,
             }));
         }
     }
@@ -142,6 +167,7 @@ pub fn merge(base: &Twin, delta: &Twin) -> (Twin, Vec<Conflict>) {
                 delta: format!("{e:?}"),
                 base_source: None,
                 delta_source: None,
+                took_delta: false,
             });
             (base.clone(), conflicts)
         }
@@ -214,6 +240,7 @@ fn merge_value(
     d: &Value,
     defaults: Option<&Value>,
     here: &str,
+    prefer: Prefer,
     conflicts: &mut Vec<(String, String, String)>,
 ) {
     match (b, d) {
@@ -237,13 +264,23 @@ fn merge_value(
                         union(bv, extra);
                     }
                     (Value::Object(_), Value::Object(_)) => {
-                        merge_value(bv, dv, default, &path, conflicts);
+                        merge_value(bv, dv, default, &path, prefer, conflicts);
                     }
-                    _ => conflicts.push((path, bv.to_string(), dv.to_string())),
+                    _ => {
+                        conflicts.push((path, bv.to_string(), dv.to_string()));
+                        if prefer == Prefer::Delta {
+                            *bv = dv.clone();
+                        }
+                    }
                 }
             }
         }
-        (b, d) if *b != *d => conflicts.push((here.to_owned(), b.to_string(), d.to_string())),
+        (b, d) if *b != *d => {
+            conflicts.push((here.to_owned(), b.to_string(), d.to_string()));
+            if prefer == Prefer::Delta {
+                *b = d.clone();
+            }
+        }
         _ => {}
     }
 }
@@ -517,6 +554,13 @@ mod tests {
         let (again, conflicts2) = merge(&merged, &delta);
         assert_eq!(again, merged);
         assert_eq!(conflicts2.len(), 1, "the same disagreement, still reported");
+        // Preferring the import takes its value, and says so.
+        let (fresh, c3) = merge_with(&base, &delta, Prefer::Delta);
+        assert_eq!(fresh.hosts["web-1"].cores, 8.0);
+        assert_eq!(
+            c3[0].to_string(),
+            "host:web-1 /cores: terraform says 4.0, ansible says 8.0; took 8.0"
+        );
         let (once, none) = merge(&Twin::default(), &delta);
         assert!(none.is_empty());
         assert_eq!(merge(&once, &delta), (once.clone(), vec![]));
