@@ -1,0 +1,125 @@
+//! Runs the NAB benchmark on a data directory: `cargo run --release -p doppel-predict --example
+//! nab_bench -- DATA_DIR LABELS.json [PROFILES.json]`. The CLI's `doppel bench nab` does the
+//! same; this example exists so the library can be measured on its own. `DETECTORS=doppel,holt`
+//! limits the detectors; `DOPPEL=window=500,refractory=300` overrides Doppel's settings (for
+//! measuring alternatives: the defaults are what ships); `PER_FILE=1` prints each file's share.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::Path;
+
+use doppel_predict::bench::{self, CorpusFile};
+use doppel_predict::detect::DetectorKind;
+use doppel_predict::doppel::{Doppel, DoppelConfig};
+use doppel_predict::{nab, series};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn collect(dir: &Path, root: &Path, out: &mut Vec<CorpusFile>) -> Res<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.path());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            collect(&p, root, out)?;
+        } else if p.extension().is_some_and(|x| x == "csv") {
+            let name = p.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
+            let series = series::parse_csv(&std::fs::read_to_string(&p)?)
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+            out.push(CorpusFile { name, series });
+        }
+    }
+    Ok(())
+}
+
+fn config() -> Res<DoppelConfig> {
+    let mut c = DoppelConfig::default();
+    if let Ok(v) = std::env::var("DOPPEL") {
+        for kv in v.split(',').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').ok_or("DOPPEL: key=value")?;
+            let f: f64 = v.parse()?;
+            match k {
+                "window" => c.window = f as usize,
+                "history" => c.history = f as usize,
+                "q" => c.reference_quantile = f,
+                "warmup" => c.warmup = f as usize,
+                "alpha" => c.fast_alpha = f,
+                "shift" => c.shift_rows = f as usize,
+                "refractory" => c.refractory = f as usize,
+                "damping" => c.refractory_damping = f,
+                "threshold" => c.alert_threshold = f,
+                other => c.extra.push((other.to_string(), f)),
+            }
+        }
+    }
+    Ok(c)
+}
+
+fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let data = Path::new(
+        args.get(1)
+            .ok_or("usage: nab_bench DATA_DIR LABELS.json [PROFILES.json]")?,
+    );
+    let labels = nab::parse_labels(&std::fs::read_to_string(args.get(2).ok_or("labels")?)?)?;
+    let profiles = match args.get(3) {
+        Some(p) => nab::parse_profiles(&std::fs::read_to_string(p)?)?,
+        None => nab::default_profiles(),
+    };
+    let mut corpus = Vec::new();
+    collect(data, data, &mut corpus)?;
+    let only: Vec<DetectorKind> = match std::env::var("DETECTORS") {
+        Ok(v) => DetectorKind::ALL
+            .into_iter()
+            .filter(|k| v.split(',').any(|n| n == k.name()))
+            .collect(),
+        Err(_) => DetectorKind::ALL.to_vec(),
+    };
+    let cfg = config()?;
+    for kind in only {
+        let scores = if kind == DetectorKind::Doppel {
+            let c = cfg.clone();
+            bench::run_with(&corpus, &move || Box::new(Doppel::new(c.clone())), 2)
+        } else {
+            bench::run_detector(&corpus, kind, 2)
+        };
+        let thr = if kind == DetectorKind::Doppel {
+            cfg.alert_threshold
+        } else {
+            kind.default_threshold()
+        };
+        let res = bench::score_corpus(&corpus, &labels, &profiles, &scores, thr);
+        for p in &res {
+            println!(
+                "{:18} {:18}: default {:.4} -> {:6.1} (tp {:4} fp {:4} missed {:2}) | best {:.6} -> {:6.1} (tp {:4} fp {:4} missed {:2})",
+                kind.name(),
+                p.profile,
+                p.default.threshold,
+                p.default.score,
+                p.default.tp_rows,
+                p.default.fp_rows,
+                p.default.missed_windows,
+                p.best.threshold,
+                p.best.score,
+                p.best.tp_rows,
+                p.best.fp_rows,
+                p.best.missed_windows
+            );
+        }
+        if std::env::var("PER_FILE").is_ok() {
+            let t = res.first().map_or(thr, |p| p.best.threshold);
+            for (f, s) in corpus.iter().zip(&scores) {
+                let one = [f.clone()];
+                let r =
+                    bench::score_corpus(&one, &labels, &profiles[..1], std::slice::from_ref(s), t);
+                if let Some(p) = r.first() {
+                    let w = labels.get(&f.name).map_or(0, Vec::len);
+                    println!(
+                        "  {:55} windows {w} missed {} fp {:3} raw-ish {:.1}",
+                        f.name, p.default.missed_windows, p.default.fp_rows, p.default.score
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
