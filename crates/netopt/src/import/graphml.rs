@@ -1,0 +1,1 @@
+//! graphml importer (in progress).

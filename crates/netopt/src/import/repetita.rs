@@ -1,0 +1,1 @@
+//! repetita importer (in progress).

@@ -1,0 +1,1 @@
+//! sndlib importer (in progress).
