@@ -74,6 +74,15 @@ fn main() -> Res<()> {
             .collect(),
         Err(_) => DetectorKind::ALL.to_vec(),
     };
+    if std::env::var("MASE").is_ok() {
+        for m in bench::mase_corpus(&corpus) {
+            println!(
+                "{:15} mean {:.3} median {:.3} wins {} of {}",
+                m.method, m.mean, m.median, m.wins, m.series
+            );
+        }
+        return Ok(());
+    }
     let cfg = config()?;
     for kind in only {
         let scores = if kind == DetectorKind::Doppel {

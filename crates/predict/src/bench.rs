@@ -172,3 +172,58 @@ pub fn markdown(results: &[DetectorResult]) -> String {
     }
     s
 }
+
+/// MASE of one forecasting method over a corpus.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MaseResult {
+    /// Method name.
+    pub method: String,
+    /// Mean MASE over the series that could be scored.
+    pub mean: f64,
+    /// Median MASE.
+    pub median: f64,
+    /// Series where this method had the lowest MASE of all methods.
+    pub wins: usize,
+    /// Series scored.
+    pub series: usize,
+}
+
+/// Forecasts the last day of every series from the rows before it with every method in
+/// [`crate::forecast::Method::ALL`] and reports MASE (scaled by the in-sample one-step naive
+/// error). Series too short or constant are left out for every method alike.
+pub fn mase_corpus(corpus: &[CorpusFile]) -> Vec<MaseResult> {
+    use crate::forecast::{Method, mase, rows_per_day};
+    let methods = Method::ALL;
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); methods.len()];
+    let mut wins = vec![0; methods.len()];
+    for f in corpus {
+        let h = rows_per_day(&f.series);
+        let row: Option<Vec<f64>> = methods.iter().map(|&m| mase(&f.series, h, m)).collect();
+        let Some(row) = row else { continue };
+        let best = row
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i);
+        wins[best] += 1;
+        for (i, v) in row.into_iter().enumerate() {
+            per[i].push(v);
+        }
+    }
+    methods
+        .iter()
+        .zip(per)
+        .zip(wins)
+        .map(|((m, v), w)| MaseResult {
+            method: m.name().into(),
+            mean: if v.is_empty() {
+                f64::NAN
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            },
+            median: crate::stats::quantile(&v, 0.5),
+            wins: w,
+            series: v.len(),
+        })
+        .collect()
+}
