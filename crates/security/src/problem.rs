@@ -1,0 +1,631 @@
+//! A delete-free planning problem (an AND/OR graph): facts, and actions that need all of their
+//! preconditions and add their effects, each with a cost. Both the twin's attack graph and
+//! NASim scenarios are turned into one; the algorithms here know nothing about either.
+//!
+//! - [`Problem::closure`]: every fact derivable from the initial ones (the fixpoint).
+//! - [`Problem::plan`]: a cheapest set of actions achieving all goal facts, by A* over sets of
+//!   achieved facts with the admissible h_max heuristic (Bonet & Geffner), so optimal; it gives
+//!   up after a node budget and says so.
+//! - [`Problem::cheapest_tree`]: Knuth's generalisation of Dijkstra to AND/OR graphs: the
+//!   cheapest derivation of each fact when shared sub-derivations are paid once per use;
+//!   polynomial, for large graphs.
+//! - [`Problem::minimal_proofs`]: the minimal sets of actions deriving a fact (no proper subset
+//!   derives it), enumerated up to a cap.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+/// Index of a fact.
+pub type FactId = usize;
+/// Index of an action.
+pub type ActId = usize;
+
+/// An action: needs every `pre`, adds every `add`, costs `cost` (≥ 0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Act<L> {
+    /// Preconditions (all needed).
+    pub pre: Vec<FactId>,
+    /// Effects.
+    pub add: Vec<FactId>,
+    /// Cost, ≥ 0.
+    pub cost: f64,
+    /// What the action is, for the caller.
+    pub label: L,
+}
+
+/// Facts (of type `F`, interned) and actions labelled `L`.
+#[derive(Debug, Clone)]
+pub struct Problem<F, L> {
+    facts: Vec<F>,
+    index: HashMap<F, FactId>,
+    /// The actions, in the order they were added.
+    pub actions: Vec<Act<L>>,
+    /// Facts true from the start.
+    pub initial: Vec<FactId>,
+    achievers: Vec<Vec<ActId>>,
+}
+
+impl<F: Clone + Eq + std::hash::Hash, L> Default for Problem<F, L> {
+    fn default() -> Self {
+        Problem {
+            facts: Vec::new(),
+            index: HashMap::new(),
+            actions: Vec::new(),
+            initial: Vec::new(),
+            achievers: Vec::new(),
+        }
+    }
+}
+
+/// A cheapest plan: its actions in an executable order, and its cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Actions, each applicable after the ones before it.
+    pub actions: Vec<ActId>,
+    /// Total cost.
+    pub cost: f64,
+    /// A* nodes expanded.
+    pub expanded: usize,
+}
+
+/// Why no plan was returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// Some goal can never be derived.
+    #[error("the goal cannot be reached")]
+    Unreachable,
+    /// The search expanded more nodes than allowed.
+    #[error("search gave up after {0} nodes")]
+    Budget(usize),
+}
+
+#[derive(PartialEq)]
+struct Node {
+    f: f64,
+    g: f64,
+    id: usize,
+}
+impl Eq for Node {}
+impl Ord for Node {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Min-heap on f, then larger g first, then older first (deterministic).
+        other
+            .f
+            .total_cmp(&self.f)
+            .then(self.g.total_cmp(&other.g))
+            .then(other.id.cmp(&self.id))
+    }
+}
+impl PartialOrd for Node {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+type Bits = Vec<u64>;
+
+fn has(bits: &Bits, f: FactId) -> bool {
+    bits.get(f / 64).is_some_and(|w| w >> (f % 64) & 1 == 1)
+}
+fn set(bits: &mut Bits, f: FactId) {
+    if let Some(w) = bits.get_mut(f / 64) {
+        *w |= 1 << (f % 64);
+    }
+}
+
+impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
+    /// The id of `fact`, interning it.
+    pub fn fact(&mut self, fact: F) -> FactId {
+        if let Some(&id) = self.index.get(&fact) {
+            return id;
+        }
+        let id = self.facts.len();
+        self.facts.push(fact.clone());
+        self.index.insert(fact, id);
+        self.achievers.push(Vec::new());
+        id
+    }
+
+    /// The id of `fact` if it was ever mentioned.
+    pub fn find(&self, fact: &F) -> Option<FactId> {
+        self.index.get(fact).copied()
+    }
+
+    /// The fact with this id.
+    pub fn get(&self, id: FactId) -> &F {
+        &self.facts[id]
+    }
+
+    /// Number of facts.
+    pub fn fact_count(&self) -> usize {
+        self.facts.len()
+    }
+
+    /// Adds an action and returns its id.
+    pub fn add_action(&mut self, pre: Vec<FactId>, add: Vec<FactId>, cost: f64, label: L) -> ActId {
+        let id = self.actions.len();
+        for &f in &add {
+            self.achievers[f].push(id);
+        }
+        self.actions.push(Act {
+            pre,
+            add,
+            cost: cost.max(0.0),
+            label,
+        });
+        id
+    }
+
+    /// Actions adding `fact`.
+    pub fn achievers(&self, fact: FactId) -> &[ActId] {
+        &self.achievers[fact]
+    }
+
+    fn consumers(&self) -> Vec<Vec<ActId>> {
+        let mut c = vec![Vec::new(); self.facts.len()];
+        for (i, a) in self.actions.iter().enumerate() {
+            for &p in &a.pre {
+                c[p].push(i);
+            }
+        }
+        c
+    }
+
+    /// Every fact derivable from `start` using the actions `enabled` allows.
+    pub fn closure_from(&self, start: &[FactId], enabled: impl Fn(ActId) -> bool) -> Vec<bool> {
+        let consumers = self.consumers();
+        let mut missing: Vec<usize> = self.actions.iter().map(|a| a.pre.len()).collect();
+        let mut reached = vec![false; self.facts.len()];
+        let mut queue: Vec<FactId> = Vec::new();
+        let fire = |a: ActId, reached: &mut Vec<bool>, queue: &mut Vec<FactId>| {
+            if !enabled(a) {
+                return;
+            }
+            for &f in &self.actions[a].add {
+                if !reached[f] {
+                    reached[f] = true;
+                    queue.push(f);
+                }
+            }
+        };
+        for &f in start {
+            if !reached[f] {
+                reached[f] = true;
+                queue.push(f);
+            }
+        }
+        for a in 0..self.actions.len() {
+            if missing[a] == 0 {
+                fire(a, &mut reached, &mut queue);
+            }
+        }
+        while let Some(f) = queue.pop() {
+            for &a in &consumers[f] {
+                missing[a] -= 1;
+                if missing[a] == 0 {
+                    fire(a, &mut reached, &mut queue);
+                }
+            }
+        }
+        reached
+    }
+
+    /// Every fact derivable from the initial facts.
+    pub fn closure(&self) -> Vec<bool> {
+        self.closure_from(&self.initial, |_| true)
+    }
+
+    /// For every fact, the cost of its cheapest derivation tree (Knuth 1977): an action's
+    /// cost plus the sum of its preconditions' costs; `f64::INFINITY` when not derivable.
+    /// Also returns the action chosen for each fact.
+    pub fn cheapest_tree(&self) -> (Vec<f64>, Vec<Option<ActId>>) {
+        let consumers = self.consumers();
+        let n = self.facts.len();
+        let mut cost = vec![f64::INFINITY; n];
+        let mut best = vec![None; n];
+        let mut done = vec![false; n];
+        let mut missing: Vec<usize> = self.actions.iter().map(|a| a.pre.len()).collect();
+        let mut acc: Vec<f64> = self.actions.iter().map(|a| a.cost).collect();
+        let mut heap = BinaryHeap::new();
+        for &f in &self.initial {
+            cost[f] = 0.0;
+            heap.push(Node { f: 0.0, g: 0.0, id: f });
+        }
+        for (a, act) in self.actions.iter().enumerate() {
+            if act.pre.is_empty() {
+                for &q in &act.add {
+                    if act.cost < cost[q] {
+                        cost[q] = act.cost;
+                        best[q] = Some(a);
+                        heap.push(Node { f: act.cost, g: 0.0, id: q });
+                    }
+                }
+            }
+        }
+        while let Some(Node { f: c, id: fact, .. }) = heap.pop() {
+            if done[fact] || c > cost[fact] {
+                continue;
+            }
+            done[fact] = true;
+            for &a in &consumers[fact] {
+                acc[a] += c;
+                missing[a] -= 1;
+                if missing[a] == 0 {
+                    for &q in &self.actions[a].add {
+                        if !done[q] && acc[a] < cost[q] {
+                            cost[q] = acc[a];
+                            best[q] = Some(a);
+                            heap.push(Node { f: acc[a], g: 0.0, id: q });
+                        }
+                    }
+                }
+            }
+        }
+        (cost, best)
+    }
+
+    /// The actions of the cheapest derivation tree of `goal` (each once), in executable order.
+    pub fn tree_actions(&self, goal: FactId, best: &[Option<ActId>]) -> Vec<ActId> {
+        let init: Vec<bool> = {
+            let mut v = vec![false; self.facts.len()];
+            for &f in &self.initial {
+                v[f] = true;
+            }
+            v
+        };
+        let mut out = Vec::new();
+        let mut seen = vec![false; self.facts.len()];
+        let mut stack = vec![(goal, false)];
+        while let Some((f, expanded)) = stack.pop() {
+            if init[f] {
+                continue;
+            }
+            let Some(a) = best.get(f).copied().flatten() else {
+                continue;
+            };
+            if expanded {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+                continue;
+            }
+            if seen[f] {
+                continue;
+            }
+            seen[f] = true;
+            stack.push((f, true));
+            for &p in &self.actions[a].pre {
+                stack.push((p, false));
+            }
+        }
+        out
+    }
+
+    fn h_max(&self, state: &Bits, goals: &[FactId], consumers: &[Vec<ActId>]) -> f64 {
+        let n = self.facts.len();
+        let mut cost = vec![f64::INFINITY; n];
+        let mut missing: Vec<usize> = self.actions.iter().map(|a| a.pre.len()).collect();
+        let mut worst: Vec<f64> = vec![0.0; self.actions.len()];
+        let mut heap = BinaryHeap::new();
+        for f in 0..n {
+            if has(state, f) {
+                cost[f] = 0.0;
+                heap.push(Node { f: 0.0, g: 0.0, id: f });
+            }
+        }
+        for act in &self.actions {
+            if act.pre.is_empty() {
+                for &q in &act.add {
+                    if act.cost < cost[q] {
+                        cost[q] = act.cost;
+                        heap.push(Node { f: act.cost, g: 0.0, id: q });
+                    }
+                }
+            }
+        }
+        let mut done = vec![false; n];
+        let mut goals_left = goals.iter().filter(|g| !has(state, **g)).count();
+        if goals_left == 0 {
+            return 0.0;
+        }
+        let mut h: f64 = 0.0;
+        while let Some(Node { f: c, id: fact, .. }) = heap.pop() {
+            if done[fact] || c > cost[fact] {
+                continue;
+            }
+            done[fact] = true;
+            if goals.contains(&fact) && !has(state, fact) {
+                h = h.max(c);
+                goals_left -= 1;
+                if goals_left == 0 {
+                    return h;
+                }
+            }
+            for &a in &consumers[fact] {
+                worst[a] = worst[a].max(c);
+                missing[a] -= 1;
+                if missing[a] == 0 {
+                    let v = worst[a] + self.actions[a].cost;
+                    for &q in &self.actions[a].add {
+                        if v < cost[q] {
+                            cost[q] = v;
+                            heap.push(Node { f: v, g: 0.0, id: q });
+                        }
+                    }
+                }
+            }
+        }
+        f64::INFINITY
+    }
+
+    /// A cheapest set of actions achieving every goal, optimal (A* with h_max). Zero-cost
+    /// actions are applied eagerly (in a delete-free problem that never hurts). Gives up after
+    /// `budget` expanded nodes.
+    pub fn plan(&self, goals: &[FactId], budget: usize) -> Result<Plan, PlanError> {
+        let words = self.facts.len().div_ceil(64).max(1);
+        let consumers = self.consumers();
+        let free: Vec<ActId> = (0..self.actions.len())
+            .filter(|&a| self.actions[a].cost == 0.0)
+            .collect();
+        let saturate = |bits: &mut Bits| loop {
+            let mut changed = false;
+            for &a in &free {
+                let act = &self.actions[a];
+                if act.pre.iter().all(|p| has(bits, *p)) && act.add.iter().any(|q| !has(bits, *q)) {
+                    for &q in &act.add {
+                        set(bits, q);
+                    }
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        };
+        let mut start = vec![0u64; words];
+        for &f in &self.initial {
+            set(&mut start, f);
+        }
+        saturate(&mut start);
+        let h0 = self.h_max(&start, goals, &consumers);
+        if h0.is_infinite() {
+            return Err(PlanError::Unreachable);
+        }
+        // Node storage: state, g, parent, action.
+        let mut states: Vec<(Bits, f64, usize, Option<ActId>)> = vec![(start.clone(), 0.0, 0, None)];
+        let mut best_g: HashMap<Bits, f64> = HashMap::new();
+        best_g.insert(start, 0.0);
+        let mut open = BinaryHeap::new();
+        open.push(Node { f: h0, g: 0.0, id: 0 });
+        let mut expanded = 0;
+        while let Some(Node { g, id, .. }) = open.pop() {
+            let (state, sg, _, _) = &states[id];
+            if g > *sg || best_g.get(state).is_some_and(|b| *b < g) {
+                continue;
+            }
+            if goals.iter().all(|f| has(state, *f)) {
+                let mut actions = Vec::new();
+                let mut cur = id;
+                while let (_, _, parent, Some(a)) = &states[cur] {
+                    actions.push(*a);
+                    cur = *parent;
+                }
+                actions.reverse();
+                return Ok(Plan {
+                    actions,
+                    cost: g,
+                    expanded,
+                });
+            }
+            expanded += 1;
+            if expanded > budget {
+                return Err(PlanError::Budget(budget));
+            }
+            let state = state.clone();
+            for (a, act) in self.actions.iter().enumerate() {
+                if act.cost == 0.0
+                    || !act.pre.iter().all(|p| has(&state, *p))
+                    || act.add.iter().all(|q| has(&state, *q))
+                {
+                    continue;
+                }
+                let mut next = state.clone();
+                for &q in &act.add {
+                    set(&mut next, q);
+                }
+                saturate(&mut next);
+                let ng = g + act.cost;
+                if best_g.get(&next).is_some_and(|b| *b <= ng) {
+                    continue;
+                }
+                let h = self.h_max(&next, goals, &consumers);
+                if h.is_infinite() {
+                    continue;
+                }
+                best_g.insert(next.clone(), ng);
+                states.push((next, ng, id, Some(a)));
+                open.push(Node {
+                    f: ng + h,
+                    g: ng,
+                    id: states.len() - 1,
+                });
+            }
+        }
+        Err(PlanError::Unreachable)
+    }
+
+    /// The minimal sets of actions deriving `goal` from the initial facts (sorted action ids;
+    /// no set contains another), at most `cap` of them; the flag says whether the enumeration
+    /// was cut short.
+    pub fn minimal_proofs(&self, goal: FactId, cap: usize) -> (Vec<Vec<ActId>>, bool) {
+        let mut initial = vec![false; self.facts.len()];
+        for &f in &self.initial {
+            initial[f] = true;
+        }
+        let mut cx = ProofCx {
+            initial,
+            on_stack: vec![false; self.facts.len()],
+            memo: HashMap::new(),
+            cap,
+            truncated: false,
+        };
+        let (proofs, _) = self.proofs(goal, &mut cx);
+        (proofs, cx.truncated)
+    }
+
+    fn proofs(&self, fact: FactId, cx: &mut ProofCx) -> (Vec<Vec<ActId>>, bool) {
+        if cx.initial[fact] {
+            return (vec![Vec::new()], false);
+        }
+        if cx.on_stack[fact] {
+            return (Vec::new(), true);
+        }
+        if let Some(p) = cx.memo.get(&fact) {
+            return (p.clone(), false);
+        }
+        cx.on_stack[fact] = true;
+        let mut tainted = false;
+        let mut out: Vec<Vec<ActId>> = Vec::new();
+        for &a in &self.achievers[fact] {
+            let mut partial: Vec<Vec<ActId>> = vec![vec![a]];
+            for &p in &self.actions[a].pre {
+                let (sub, t) = self.proofs(p, cx);
+                tainted |= t;
+                let mut next = Vec::new();
+                'outer: for x in &partial {
+                    for y in &sub {
+                        let mut u = x.clone();
+                        u.extend(y.iter().copied());
+                        u.sort_unstable();
+                        u.dedup();
+                        next.push(u);
+                        if next.len() >= cx.cap * 4 {
+                            cx.truncated = true;
+                            break 'outer;
+                        }
+                    }
+                }
+                partial = minimal(next, cx.cap * 4);
+                if partial.is_empty() {
+                    break;
+                }
+            }
+            out.extend(partial);
+        }
+        let mut out = minimal(out, usize::MAX);
+        if out.len() > cx.cap {
+            out.truncate(cx.cap);
+            cx.truncated = true;
+        }
+        cx.on_stack[fact] = false;
+        if !tainted {
+            cx.memo.insert(fact, out.clone());
+        }
+        (out, tainted)
+    }
+
+    /// Orders a set of actions so each comes after those its preconditions need (from the
+    /// initial facts); actions never enabled are left out.
+    pub fn order(&self, actions: &[ActId]) -> Vec<ActId> {
+        let mut have = vec![false; self.facts.len()];
+        for &f in &self.initial {
+            have[f] = true;
+        }
+        let mut left: Vec<ActId> = actions.to_vec();
+        let mut out = Vec::new();
+        loop {
+            let Some(pos) = left
+                .iter()
+                .position(|&a| self.actions[a].pre.iter().all(|p| have[*p]))
+            else {
+                break;
+            };
+            let a = left.remove(pos);
+            for &q in &self.actions[a].add {
+                have[q] = true;
+            }
+            out.push(a);
+        }
+        out
+    }
+}
+
+struct ProofCx {
+    initial: Vec<bool>,
+    on_stack: Vec<bool>,
+    memo: HashMap<FactId, Vec<Vec<ActId>>>,
+    cap: usize,
+    truncated: bool,
+}
+
+/// Removes duplicates and every set that strictly contains another; keeps at most `cap`,
+/// smallest first.
+fn minimal(mut sets: Vec<Vec<ActId>>, cap: usize) -> Vec<Vec<ActId>> {
+    sets.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    sets.dedup();
+    let mut out: Vec<Vec<ActId>> = Vec::new();
+    for s in sets {
+        if out.iter().any(|o| is_subset(o, &s)) {
+            continue;
+        }
+        out.push(s);
+        if out.len() >= cap {
+            break;
+        }
+    }
+    out
+}
+
+fn is_subset(small: &[ActId], big: &[ActId]) -> bool {
+    small.iter().all(|x| big.binary_search(x).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// a --1--> b --1--> d ; a --5--> d ; c needs b and d (AND).
+    fn toy() -> (Problem<&'static str, &'static str>, [FactId; 4]) {
+        let mut p = Problem::default();
+        let (a, b, c, d) = (p.fact("a"), p.fact("b"), p.fact("c"), p.fact("d"));
+        p.initial.push(a);
+        p.add_action(vec![a], vec![b], 1.0, "a>b");
+        p.add_action(vec![b], vec![d], 1.0, "b>d");
+        p.add_action(vec![a], vec![d], 5.0, "a>d");
+        p.add_action(vec![b, d], vec![c], 1.0, "bd>c");
+        (p, [a, b, c, d])
+    }
+
+    #[test]
+    fn plan_shares_subgoals_and_tree_cost_does_not() {
+        let (p, [_, _, c, _]) = toy();
+        let plan = p.plan(&[c], 1000).unwrap();
+        // Optimal: a>b, b>d, bd>c = 3. The tree cost pays b twice: 1 + (1+1) + 1 = 4.
+        assert_eq!(plan.cost, 3.0);
+        let labels: Vec<_> = plan.actions.iter().map(|a| p.actions[*a].label).collect();
+        assert_eq!(labels, ["a>b", "b>d", "bd>c"]);
+        let (cost, _) = p.cheapest_tree();
+        assert_eq!(cost[c], 4.0);
+    }
+
+    #[test]
+    fn minimal_proofs_drop_supersets() {
+        let (p, [_, _, c, d]) = toy();
+        let (proofs, truncated) = p.minimal_proofs(d, 10);
+        assert!(!truncated);
+        assert_eq!(proofs, vec![vec![2], vec![0, 1]]);
+        // c: {a>b, b>d, bd>c} and {a>b, a>d, bd>c}; neither contains the other.
+        let (proofs, _) = p.minimal_proofs(c, 10);
+        assert_eq!(proofs, vec![vec![0, 1, 3], vec![0, 2, 3]]);
+    }
+
+    #[test]
+    fn unreachable_goal_is_an_error() {
+        let mut p: Problem<&str, ()> = Problem::default();
+        let a = p.fact("a");
+        let z = p.fact("z");
+        p.initial.push(a);
+        assert_eq!(p.plan(&[z], 10), Err(PlanError::Unreachable));
+        assert!(!p.closure()[z]);
+    }
+}
