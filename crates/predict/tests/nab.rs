@@ -2,6 +2,8 @@
 //! score, Doppel's detector on labelled series, and the online property (a row's score never
 //! depends on later rows).
 
+#![allow(clippy::unwrap_used)] // test helpers: a missing test file should fail loudly
+
 use std::path::{Path, PathBuf};
 
 use doppel_predict::bench::{self, CorpusFile};
