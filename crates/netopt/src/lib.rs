@@ -13,6 +13,7 @@
 //! The library does no IO and never reads the clock: callers time what they want timed.
 
 pub mod check;
+pub mod failure;
 pub mod igp;
 pub mod import;
 pub mod lp;

@@ -108,24 +108,6 @@ impl Sink {
     }
 }
 
-/// 1-based line and column (in characters) of byte offset `at` in `text`.
-#[allow(dead_code)] // used by the XML-free text importers as they land
-pub(crate) fn loc_at(text: &str, at: usize) -> Loc {
-    let at = at.min(text.len());
-    let mut start = at;
-    while !text.is_char_boundary(start) {
-        start -= 1;
-    }
-    let before = &text[..start];
-    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = before[line_start..].chars().count() + 1;
-    Loc {
-        line: u32::try_from(line).unwrap_or(u32::MAX),
-        col: u32::try_from(col).unwrap_or(u32::MAX),
-    }
-}
-
 /// The non-blank lines of `text` with their 1-based numbers and byte offsets, `#` comments
 /// left in place (formats differ on them).
 pub(crate) fn lines(text: &str) -> impl Iterator<Item = (u32, usize, &str)> {
@@ -178,12 +160,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn positions_count_lines_and_characters() {
-        let text = "ab\ncé d\n";
-        assert_eq!(loc_at(text, 0), Loc { line: 1, col: 1 });
-        assert_eq!(loc_at(text, 7), Loc { line: 2, col: 4 }); // the `d` after `cé `
-        let toks: Vec<_> = tokens("  x  yz ").collect();
-        assert_eq!(toks, vec![(3, "x"), (6, "yz")]);
+    fn tokens_and_lines_carry_positions() {
+        let toks: Vec<_> = tokens("  x  yz é").collect();
+        assert_eq!(toks, vec![(3, "x"), (6, "yz"), (9, "é")]);
         let ls: Vec<_> = lines("a\n\n b\r\n").map(|(n, _, l)| (n, l)).collect();
         assert_eq!(ls, vec![(1, "a"), (3, " b")]);
     }
