@@ -4,6 +4,7 @@
 //! wires clap to them.
 
 mod bench;
+mod import;
 mod show;
 mod simulate;
 mod twin_files;
@@ -55,6 +56,11 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Time the simulator on its reference benchmarks (visits per CPU second, wall time, memory).
     Bench(bench::BenchArgs),
+    /// Build or update a twin from Terraform, Kubernetes, Ansible, NetBox or traces
+    /// (OTLP, Jaeger). Secrets are redacted; merging is idempotent.
+    Import(import::ImportArgs),
+    /// Show what changed between two versions of a twin, by stable id.
+    Diff(import::DiffArgs),
     /// Print the JSON Schema of the twin format (for editors and other tools).
     Schema,
     /// Print a shell completion script, e.g. `doppel completions bash > /etc/bash_completion.d/doppel`.
@@ -133,6 +139,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Simulate(args) => simulate::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Diff(args) => import::run_diff(args),
         Command::Schema => {
             out.write_all(doppel_model::schema_json().as_bytes())?;
             Ok(ExitCode::SUCCESS)
