@@ -4,10 +4,10 @@
 //! z-score (distance from a median over an interquartile scale):
 //!
 //! - **level**: the row against the last `window` rows (spikes, dips, level shifts);
-//! - **seasonal**: the change from the same time one day earlier against past such changes
-//!   (breaks of the daily pattern);
-//! - **forecast**: the row against a short-memory exponential forecast, against past forecast
-//!   errors (sudden jumps in otherwise smooth series);
+//! - **seasonal**: the row against the median of the same time of day over the last five
+//!   days, against past such differences (breaks of the daily pattern);
+//! - **forecast** (off by default, see [`DoppelConfig::forecast_view`]): the row against a
+//!   short-memory exponential forecast, against past forecast errors;
 //! - **shift**: the mean of the last few rows against the long window (a change point that
 //!   no single row reveals).
 //!
@@ -36,6 +36,12 @@ pub struct DoppelConfig {
     pub warmup: usize,
     /// Season in seconds for the seasonal view.
     pub season: i64,
+    /// The seasonal view's baseline is the median of the values at the same time of day over
+    /// this many past days (robust to one odd day).
+    pub seasonal_days: usize,
+    /// Whether the short-memory forecast view counts (measured: with the seasonal view's
+    /// five-day median it adds more false alarms than detections on NAB, so it is off).
+    pub forecast_view: bool,
     /// Smoothing factor of the short-memory forecast.
     pub fast_alpha: f64,
     /// Rows averaged by the shift view.
@@ -46,7 +52,9 @@ pub struct DoppelConfig {
     pub refractory_damping: f64,
     /// Default alert threshold on the score.
     pub alert_threshold: f64,
-    /// Named experimental settings (for measuring alternatives; empty by default).
+    /// Named experimental settings for measuring alternatives (empty by default): `zmin`
+    /// (floor of the calibration reference), and `level`, `season`, `fast`, `shift` set to 0
+    /// to switch a view off (ablation).
     pub extra: Vec<(String, f64)>,
 }
 
@@ -68,6 +76,8 @@ impl Default for DoppelConfig {
             reference_quantile: 1.0,
             warmup: 50,
             season: 86_400,
+            seasonal_days: 5,
+            forecast_view: false,
             fast_alpha: 0.5,
             shift_rows: 12,
             refractory: 100,
@@ -112,9 +122,9 @@ impl View {
     }
 
     /// The ratio of `z` to the reference quantile of past z's, then remembers `z`.
-    fn ratio_then_push(&mut self, z: f64, q: f64) -> f64 {
+    fn ratio_then_push(&mut self, z: f64, q: f64, floor: f64) -> f64 {
         let ratio = if self.zs.len() >= 10 {
-            let reference = self.zs.quantile(q).max(1e-9);
+            let reference = self.zs.quantile(q).max(floor).max(1e-9);
             z / reference
         } else {
             0.0
@@ -157,8 +167,24 @@ impl Doppel {
         }
     }
 
-    fn yesterday(&self, t: i64) -> Option<f64> {
-        let target = t - self.cfg.season;
+    /// The median of the values at the same time of day over the last `days` days.
+    fn seasonal_baseline(&self, t: i64, days: usize) -> Option<f64> {
+        let mut v: Vec<f64> = (1..=days as i64)
+            .filter_map(|k| self.at(t - k * self.cfg.season))
+            .collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let m = v.len();
+        Some(if m % 2 == 1 {
+            v[m / 2]
+        } else {
+            0.5 * (v[m / 2 - 1] + v[m / 2])
+        })
+    }
+
+    fn at(&self, target: i64) -> Option<f64> {
         let k = self.day.partition_point(|&(s, _)| s <= target);
         if k == 0 {
             return None;
@@ -172,23 +198,38 @@ impl Doppel {
 impl Detector for Doppel {
     fn update(&mut self, t: i64, x: f64) -> f64 {
         let q = self.cfg.reference_quantile;
+        let fl = self.cfg.extra("zmin", 0.0);
+        let on = |n: &str| self.cfg.extra(n, 1.0) > 0.0;
+        let (use_level, use_season, use_fast, use_shift) = (
+            on("level"),
+            on("season"),
+            self.cfg.forecast_view && on("fast"),
+            on("shift"),
+        );
         let mut ratio: f64 = 0.0;
 
         // Level.
         if let Some(z) = self.level.z_then_push(x) {
-            ratio = ratio.max(self.level.ratio_then_push(z, q));
+            let r = self.level.ratio_then_push(z, q, fl);
+            if use_level {
+                ratio = ratio.max(r);
+            }
         }
         // Seasonal.
-        if let Some(prev) = self.yesterday(t)
+        let days = self.cfg.seasonal_days;
+        if let Some(prev) = self.seasonal_baseline(t, days)
             && let Some(z) = self.seasonal.z_then_push(x - prev)
         {
-            ratio = ratio.max(self.seasonal.ratio_then_push(z, q));
+            let r = self.seasonal.ratio_then_push(z, q, fl);
+            if use_season {
+                ratio = ratio.max(r);
+            }
         }
         self.day.push_back((t, x));
         while self
             .day
             .get(1)
-            .is_some_and(|&(s, _)| s <= t - self.cfg.season - self.cfg.season / 24)
+            .is_some_and(|&(s, _)| s <= t - 8 * self.cfg.season - self.cfg.season / 24)
         {
             self.day.pop_front();
         }
@@ -196,7 +237,10 @@ impl Detector for Doppel {
         if let Some(f) = self.ewma
             && let Some(z) = self.fast.z_then_push(x - f)
         {
-            ratio = ratio.max(self.fast.ratio_then_push(z, q));
+            let r = self.fast.ratio_then_push(z, q, fl);
+            if use_fast {
+                ratio = ratio.max(r);
+            }
         }
         let a = self.cfg.fast_alpha;
         self.ewma = Some(self.ewma.map_or(x, |e| a * x + (1.0 - a) * e));
@@ -208,7 +252,10 @@ impl Detector for Doppel {
         if self.recent.len() == self.cfg.shift_rows {
             let m = self.recent.iter().sum::<f64>() / self.recent.len() as f64;
             if let Some(z) = self.shift.z_then_push(m) {
-                ratio = ratio.max(self.shift.ratio_then_push(z, q));
+                let r = self.shift.ratio_then_push(z, q, fl);
+                if use_shift {
+                    ratio = ratio.max(r);
+                }
             }
         }
 
