@@ -7,6 +7,9 @@
 //! The library does no IO and never prints: callers hand it a [`doppel_model::Twin`] or the
 //! text of a file and get values back.
 
+pub mod analysis;
+pub mod graph;
+pub mod nasim;
 pub mod problem;
 pub mod reach;
 pub mod scan;

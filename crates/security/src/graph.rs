@@ -1,0 +1,838 @@
+//! The logical attack graph of a twin, computed to a fixpoint.
+//!
+//! **Facts.** Primitive: where the attacker starts ([`Fact::Origin`], or a host already
+//! compromised). Derived: code execution on a host as user or root ([`Fact::Exec`]), the
+//! ability to send requests to a service ([`Fact::Input`]), a credential in hand
+//! ([`Fact::Cred`]) and access to a service's data ([`Fact::Data`]). Network reachability,
+//! vulnerabilities and credential locations are consulted while deriving and recorded in each
+//! step's `via`, with the firewall rule that let the flow through.
+//!
+//! **Rules** (each derivation is an action of a [`Problem`], so it keeps its premises):
+//!
+//! 1. *Reach a service*: from a position (the origin, or a host the attacker executes on)
+//!    whose flow to a port of an instance of service S passes ([`crate::reach`]): Input(S).
+//! 2. *Relay*: Input(S) and S calls T (an endpoint's `calls`): Input(T). Requests carry the
+//!    attacker's data downstream, which is how injection bugs such as Log4Shell are reached.
+//! 3. *Exploit a service* (T1190 when S is exposed to the internet, else T1210): a remote
+//!    vulnerability of S (AV:N/A, PR:N) with integrity impact High gives Exec(user) on every
+//!    host running S; with only confidentiality impact High it gives Data(S).
+//! 4. *Exploit a host port*: the same for a vulnerability listed on a host with a `port`,
+//!    when a position's flow to that port passes.
+//! 5. *Escalate* (T1068): Exec(H, user) and a local vulnerability (AV:L/P, integrity High) of
+//!    H or of a service on H: Exec(H, root).
+//! 6. *Steal a credential* (T1552.001): stored on a host, it needs root there; stored on a
+//!    service, user on a host running it.
+//! 7. *Use a credential* (T1021.004 SSH, T1021.001 RDP for Windows hosts, T1078 for
+//!    services): a credential unlocking a host, with a flow to its login port (22, or 3389
+//!    when the OS name says Windows), gives Exec(user), or Exec(root) for `privilege: admin`;
+//!    one unlocking a service, with a flow to one of its ports, gives Data(S).
+//! 8. *Local data* (T1005): Exec(H, user) gives Data(S) for each service on H.
+//!
+//! Root includes user: a derivation of Exec(H, root) adds Exec(H, user) too.
+//!
+//! **Probabilities** (the most likely path multiplies them; documented in `README.md`): an
+//! exploit succeeds with `p = E / 3.887`, E the CVSS v3.1 exploitability sub-score
+//! `8.22·AV·AC·PR·UI` and 3.887 its maximum (AV:N/AC:L/PR:N/UI:N), so attack vector,
+//! complexity, privileges and user interaction all lower it (AC:H alone gives 0.571); a
+//! vulnerability without a vector gets 0.5; stealing and using a credential, relaying and
+//! reaching succeed with 1. The twin has no field for a stated probability (a model gap).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use doppel_model::cvss::Cvss;
+use doppel_model::{Peer, Privilege, Protocol, ServiceKind, Twin};
+use serde::Serialize;
+
+use crate::problem::{ActId, FactId, Problem};
+use crate::reach::{Net, Origin, Overlay, Src, proto_str};
+
+/// A fact of the attack graph.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "fact", rename_all = "kebab-case")]
+pub enum Fact {
+    /// The attacker is here, outside the twin.
+    Origin {
+        /// Where.
+        origin: Origin,
+    },
+    /// Code execution on a host.
+    Exec {
+        /// The host.
+        host: String,
+        /// As root (else as an ordinary user).
+        root: bool,
+    },
+    /// The attacker's requests reach a service.
+    Input {
+        /// The service.
+        service: String,
+    },
+    /// A credential is in the attacker's hands.
+    Cred {
+        /// The credential.
+        credential: String,
+    },
+    /// The attacker can read (and write) a service's data.
+    Data {
+        /// The service.
+        service: String,
+    },
+}
+
+impl fmt::Display for Fact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fact::Origin { origin } => write!(f, "attacker at {origin}"),
+            Fact::Exec { host, root: true } => write!(f, "root on {host}"),
+            Fact::Exec { host, root: false } => write!(f, "user on {host}"),
+            Fact::Input { service } => write!(f, "requests reach {service}"),
+            Fact::Cred { credential } => write!(f, "credential {credential}"),
+            Fact::Data { service } => write!(f, "data of {service}"),
+        }
+    }
+}
+
+/// A change that would remove a step: what mitigations are made of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Fix {
+    /// Patch a CVE on an entity (`host:NAME` or `service:NAME`).
+    Patch {
+        /// The CVE.
+        cve: String,
+        /// Where.
+        entity: String,
+    },
+    /// Remove a security-group rule.
+    CloseRule {
+        /// The group.
+        group: String,
+        /// The rule's index.
+        rule: usize,
+    },
+    /// Rotate a credential and remove its stored copies.
+    Rotate {
+        /// The credential.
+        credential: String,
+    },
+    /// Isolate a subnet: nothing from outside it may enter.
+    Isolate {
+        /// The subnet.
+        subnet: String,
+    },
+}
+
+impl Fix {
+    /// Applies the fix to an overlay.
+    pub fn apply(&self, o: &mut Overlay) {
+        match self {
+            Fix::Patch { cve, entity } => {
+                o.patched.insert((entity.clone(), cve.clone()));
+            }
+            Fix::CloseRule { group, rule } => {
+                o.closed_rules.insert((group.clone(), *rule));
+            }
+            Fix::Rotate { credential } => {
+                o.rotated.insert(credential.clone());
+            }
+            Fix::Isolate { subnet } => {
+                o.isolated_subnets.insert(subnet.clone());
+            }
+        }
+    }
+}
+
+impl fmt::Display for Fix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fix::Patch { cve, entity } => write!(f, "patch {cve} on {entity}"),
+            Fix::CloseRule { group, rule } => write!(f, "close rule {group}[{rule}]"),
+            Fix::Rotate { credential } => write!(f, "rotate credential {credential}"),
+            Fix::Isolate { subnet } => write!(f, "isolate subnet {subnet}"),
+        }
+    }
+}
+
+/// What an action of the attack graph is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// The host the step acts on (or the service's, for relays and data access).
+    pub host: String,
+    /// MITRE ATT&CK technique id, `None` for network access and relays (no attack by itself).
+    pub technique: Option<&'static str>,
+    /// Technique name, or `reach`/`relay`.
+    pub name: &'static str,
+    /// In words: the vulnerability, credential or rule used.
+    pub via: String,
+    /// Success probability.
+    pub probability: f64,
+    /// Changes that would remove this step.
+    #[serde(skip)]
+    pub fixes: Vec<Fix>,
+}
+
+/// The attack graph: facts and the derivations (actions) that proved them.
+pub type AttackProblem = Problem<Fact, Step>;
+
+/// Where an analysis starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Start {
+    /// An attacker outside the twin.
+    Outside(Origin),
+    /// An attacker with root on this host (blast radius).
+    Host(String),
+}
+
+/// A vulnerability's reading for the rules.
+#[derive(Debug, Clone)]
+struct VulnInfo {
+    cve: String,
+    entity: String,
+    remote: bool,
+    needs_privileges: bool,
+    exec: bool,
+    data: bool,
+    port: Option<u16>,
+    probability: f64,
+}
+
+/// The largest CVSS v3.1 exploitability sub-score: `8.22·0.85·0.77·0.85·0.85`.
+pub const MAX_EXPLOITABILITY: f64 = 8.22 * 0.85 * 0.77 * 0.85 * 0.85;
+
+/// Probability used for a vulnerability with no CVSS vector.
+pub const DEFAULT_EXPLOIT_PROBABILITY: f64 = 0.5;
+
+fn read_vuln(entity: &str, v: &doppel_model::Vulnerability) -> VulnInfo {
+    let metric = |key: &str| -> Option<char> {
+        v.cvss
+            .as_deref()?
+            .split('/')
+            .find_map(|p| p.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
+            .and_then(|r| r.chars().next())
+    };
+    match v.cvss.as_deref().map(Cvss::parse) {
+        Some(Ok(c)) => VulnInfo {
+            cve: v.cve.clone(),
+            entity: entity.to_owned(),
+            remote: matches!(metric("AV"), Some('N' | 'A')),
+            needs_privileges: matches!(metric("PR"), Some('L' | 'H')),
+            exec: metric("I") == Some('H'),
+            data: metric("C") == Some('H'),
+            port: v.port,
+            probability: (c.exploitability() / MAX_EXPLOITABILITY).min(1.0),
+        },
+        _ => VulnInfo {
+            cve: v.cve.clone(),
+            entity: entity.to_owned(),
+            remote: v.port.is_some(),
+            needs_privileges: false,
+            exec: true,
+            data: true,
+            port: v.port,
+            probability: DEFAULT_EXPLOIT_PROBABILITY,
+        },
+    }
+}
+
+#[derive(Debug, Clone)]
+enum DoorKind {
+    /// Rule 1: a port of a service instance.
+    Service(String),
+    /// Rule 4: a remote vulnerability on a host port.
+    HostVuln(VulnInfo),
+    /// Rule 7: a host login port a credential unlocks.
+    Login { cred: String, root: bool },
+    /// Rule 7: a service port a credential unlocks.
+    CredService { cred: String, service: String },
+}
+
+#[derive(Debug, Clone)]
+struct Door {
+    host: String,
+    port: u16,
+    proto: Protocol,
+    service: Option<String>,
+    kind: DoorKind,
+}
+
+/// Builds the attack graph of `twin` from `starts`, with the mitigations of `overlay` in force.
+pub fn build(twin: &Twin, overlay: &Overlay, starts: &[Start]) -> AttackProblem {
+    let net = Net::new(twin, overlay);
+    let mut b = Builder {
+        net: &net,
+        p: Problem::default(),
+        doors: Vec::new(),
+        reached: HashMap::new(),
+        queue: Vec::new(),
+        known: Vec::new(),
+    };
+    b.make_doors();
+    for s in starts {
+        match s {
+            Start::Outside(o) => {
+                let f = b.p.fact(Fact::Origin { origin: *o });
+                b.p.initial.push(f);
+                b.mark(f);
+            }
+            Start::Host(h) => {
+                for root in [true, false] {
+                    let f = b.p.fact(Fact::Exec {
+                        host: h.clone(),
+                        root,
+                    });
+                    b.p.initial.push(f);
+                    b.mark(f);
+                }
+            }
+        }
+    }
+    while let Some(f) = b.queue.pop() {
+        b.on_new(f);
+    }
+    b.p
+}
+
+struct Builder<'n, 't> {
+    net: &'n Net<'t>,
+    p: AttackProblem,
+    doors: Vec<Door>,
+    /// Door index → positions (fact ids) whose flow to it passes, with the verdict summary and
+    /// the rules that allowed it.
+    reached: HashMap<usize, Vec<(FactId, String, Vec<Fix>)>>,
+    queue: Vec<FactId>,
+    known: Vec<bool>,
+}
+
+impl<'n, 't> Builder<'n, 't> {
+    fn twin(&self) -> &'t Twin {
+        self.net.twin
+    }
+
+    fn mark(&mut self, f: FactId) {
+        if self.known.len() <= f {
+            self.known.resize(f + 1, false);
+        }
+        if !self.known[f] {
+            self.known[f] = true;
+            self.queue.push(f);
+        }
+    }
+
+    fn is_known(&self, f: &Fact) -> Option<FactId> {
+        self.p
+            .find(f)
+            .filter(|id| self.known.get(*id).copied().unwrap_or(false))
+    }
+
+    fn derive(&mut self, pre: Vec<FactId>, add: Vec<Fact>, step: Step) -> ActId {
+        let add: Vec<FactId> = add.into_iter().map(|f| self.p.fact(f)).collect();
+        let cost = if step.technique.is_some() { 1.0 } else { 0.0 };
+        let a = self.p.add_action(pre, add.clone(), cost, step);
+        for f in add {
+            self.mark(f);
+        }
+        a
+    }
+
+    fn vulns_of<'a>(&'a self, sec: Option<&'a doppel_model::SecurityFacts>, entity: &'a str) -> impl Iterator<Item = VulnInfo> + 'a {
+        sec.into_iter()
+            .flat_map(|s| s.vulnerabilities.iter())
+            .filter(move |v| {
+                !self
+                    .net
+                    .overlay()
+                    .patched
+                    .contains(&(entity.to_owned(), v.cve.clone()))
+            })
+            .map(move |v| read_vuln(entity, v))
+    }
+
+    fn make_doors(&mut self) {
+        let twin = self.twin();
+        let mut doors = Vec::new();
+        for (sname, svc) in &twin.services {
+            let mut ports: Vec<(u16, Protocol)> =
+                svc.ports.iter().map(|p| (p.port, p.protocol)).collect();
+            if ports.is_empty()
+                && let Some(sec) = &svc.security
+            {
+                ports.extend(sec.exposed.iter().map(|e| (e.port, e.protocol)));
+                ports.extend(sec.vulnerabilities.iter().filter_map(|v| v.port).map(|p| (p, Protocol::Tcp)));
+            }
+            ports.dedup();
+            for h in self.net.hosts_of(sname) {
+                for &(port, proto) in &ports {
+                    doors.push(Door {
+                        host: (*h).to_owned(),
+                        port,
+                        proto,
+                        service: Some(sname.clone()),
+                        kind: DoorKind::Service(sname.clone()),
+                    });
+                }
+            }
+        }
+        for (hname, host) in &twin.hosts {
+            let entity = format!("host:{hname}");
+            for v in self.vulns_of(host.security.as_ref(), &entity).collect::<Vec<_>>() {
+                let Some(port) = v.port else { continue };
+                if !v.remote || v.needs_privileges || !(v.exec || v.data) {
+                    continue;
+                }
+                let service = self
+                    .net
+                    .services_on(hname)
+                    .iter()
+                    .find(|s| {
+                        twin.services
+                            .get(**s)
+                            .is_some_and(|s| s.ports.iter().any(|p| p.port == port))
+                    })
+                    .map(|s| (*s).to_owned());
+                doors.push(Door {
+                    host: hname.clone(),
+                    port,
+                    proto: Protocol::Tcp,
+                    service,
+                    kind: DoorKind::HostVuln(v),
+                });
+            }
+        }
+        for (cname, cred) in &twin.credentials {
+            if self.net.overlay().rotated.contains(cname) {
+                continue;
+            }
+            let peers: Vec<Peer> = cred.unlocks.iter().filter_map(|p| Peer::parse(p).ok()).collect();
+            for (hname, host) in &twin.hosts {
+                let unlocked = peers.iter().any(|p| match p {
+                    Peer::Tag(t) => host.tags.contains(t),
+                    Peer::Entity(id) => id.kind == doppel_model::Kind::Host && &id.name == hname,
+                    Peer::Any => true,
+                    _ => false,
+                });
+                if !unlocked {
+                    continue;
+                }
+                let windows = host
+                    .os
+                    .as_ref()
+                    .is_some_and(|o| o.name.to_ascii_lowercase().contains("windows"));
+                doors.push(Door {
+                    host: hname.clone(),
+                    port: if windows { 3389 } else { 22 },
+                    proto: Protocol::Tcp,
+                    service: None,
+                    kind: DoorKind::Login {
+                        cred: cname.clone(),
+                        root: cred.privilege == Privilege::Admin,
+                    },
+                });
+            }
+            for (sname, svc) in &twin.services {
+                let unlocked = peers.iter().any(|p| match p {
+                    Peer::Tag(t) => svc.tags.contains(t),
+                    Peer::Entity(id) => id.kind == doppel_model::Kind::Service && &id.name == sname,
+                    Peer::Any => true,
+                    _ => false,
+                });
+                if !unlocked {
+                    continue;
+                }
+                for h in self.net.hosts_of(sname) {
+                    for p in &svc.ports {
+                        doors.push(Door {
+                            host: (*h).to_owned(),
+                            port: p.port,
+                            proto: p.protocol,
+                            service: Some(sname.clone()),
+                            kind: DoorKind::CredService {
+                                cred: cname.clone(),
+                                service: sname.clone(),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        self.doors = doors;
+    }
+
+    fn on_new(&mut self, f: FactId) {
+        match self.p.get(f).clone() {
+            Fact::Origin { origin } => self.from_position(f, Src::Outside(origin), &origin.to_string()),
+            Fact::Exec { host, root: false } => {
+                let name = format!("host:{host}");
+                self.local_user(f, &host);
+                let src_host = self.twin().hosts.get_key_value(&host).map(|(k, _)| k.clone());
+                if let Some(h) = src_host {
+                    self.from_position(f, Src::Host(&h), &name);
+                }
+            }
+            Fact::Exec { host, root: true } => self.local_root(f, &host),
+            Fact::Input { service } => self.on_input(f, &service),
+            Fact::Cred { credential } => self.on_cred(f, &credential),
+            Fact::Data { .. } => {}
+        }
+    }
+
+    /// A new position: evaluate every door from it.
+    fn from_position(&mut self, pos: FactId, src: Src<'_>, src_name: &str) {
+        for i in 0..self.doors.len() {
+            let door = self.doors[i].clone();
+            let v = self
+                .net
+                .flow(src, &door.host, door.port, door.proto, door.service.as_deref());
+            if !v.allowed {
+                continue;
+            }
+            let mut fixes: Vec<Fix> = v
+                .allowing_rules()
+                .map(|(g, r)| Fix::CloseRule {
+                    group: g.clone(),
+                    rule: *r,
+                })
+                .collect();
+            let src_subnet = match src {
+                Src::Host(h) => self.twin().hosts.get(h).and_then(|h| h.subnet.clone()),
+                Src::Outside(_) => None,
+            };
+            if let Some(sn) = self.twin().hosts.get(&door.host).and_then(|h| h.subnet.clone())
+                && src_subnet.as_ref() != Some(&sn)
+            {
+                fixes.push(Fix::Isolate { subnet: sn });
+            }
+            let how = format!(
+                "{src_name} -> {}:{}/{}: {}",
+                door.host,
+                door.port,
+                proto_str(door.proto),
+                v.summary()
+            );
+            self.reached
+                .entry(i)
+                .or_default()
+                .push((pos, how.clone(), fixes.clone()));
+            match &door.kind {
+                DoorKind::Service(s) => {
+                    self.derive(
+                        vec![pos],
+                        vec![Fact::Input { service: s.clone() }],
+                        Step {
+                            host: door.host.clone(),
+                            technique: None,
+                            name: "reach",
+                            via: how,
+                            probability: 1.0,
+                            fixes,
+                        },
+                    );
+                }
+                DoorKind::HostVuln(vi) => {
+                    let vi = vi.clone();
+                    self.exploit(vec![pos], &door.host, &vi, Some(how), fixes, src);
+                }
+                DoorKind::Login { cred, .. } | DoorKind::CredService { cred, .. } => {
+                    if let Some(c) = self.is_known(&Fact::Cred {
+                        credential: cred.clone(),
+                    }) {
+                        self.use_cred(c, pos, &door, how, fixes);
+                    }
+                }
+            }
+        }
+    }
+
+    fn exploit(
+        &mut self,
+        pre: Vec<FactId>,
+        host: &str,
+        vi: &VulnInfo,
+        how: Option<String>,
+        mut fixes: Vec<Fix>,
+        src: Src<'_>,
+    ) {
+        fixes.insert(
+            0,
+            Fix::Patch {
+                cve: vi.cve.clone(),
+                entity: vi.entity.clone(),
+            },
+        );
+        let (technique, name) = if matches!(src, Src::Outside(_)) {
+            ("T1190", "Exploit Public-Facing Application")
+        } else {
+            ("T1210", "Exploitation of Remote Services")
+        };
+        let what = match &how {
+            Some(h) => format!("{} on {} ({h})", vi.cve, vi.entity),
+            None => format!("{} on {}", vi.cve, vi.entity),
+        };
+        let add = if vi.exec {
+            vec![Fact::Exec {
+                host: host.to_owned(),
+                root: false,
+            }]
+        } else {
+            let services: Vec<String> = self.net.services_on(host).iter().map(|s| (*s).to_owned()).collect();
+            services.into_iter().map(|service| Fact::Data { service }).collect()
+        };
+        if add.is_empty() {
+            return;
+        }
+        self.derive(
+            pre,
+            add,
+            Step {
+                host: host.to_owned(),
+                technique: Some(technique),
+                name,
+                via: what,
+                probability: vi.probability,
+                fixes,
+            },
+        );
+    }
+
+    fn on_input(&mut self, f: FactId, service: &str) {
+        let twin = self.twin();
+        let Some(svc) = twin.services.get(service) else {
+            return;
+        };
+        // Rule 2: relay to callees.
+        let mut callees: Vec<String> = Vec::new();
+        for ep in svc.endpoints.values() {
+            for step in &ep.calls {
+                for c in step.calls() {
+                    if !callees.contains(&c.service) {
+                        callees.push(c.service.clone());
+                    }
+                }
+            }
+        }
+        for t in callees {
+            if twin.services.get(&t).is_none_or(|s| s.kind == ServiceKind::External) {
+                continue;
+            }
+            let host = self.net.hosts_of(&t).first().map(|h| (*h).to_owned()).unwrap_or_default();
+            self.derive(
+                vec![f],
+                vec![Fact::Input { service: t.clone() }],
+                Step {
+                    host,
+                    technique: None,
+                    name: "relay",
+                    via: format!("{service} calls {t}, passing the attacker's input on"),
+                    probability: 1.0,
+                    fixes: Vec::new(),
+                },
+            );
+        }
+        // Rule 3: exploit the service's remote vulnerabilities on each of its hosts.
+        let entity = format!("service:{service}");
+        let exposed_to_internet = svc.security.as_ref().is_some_and(|s| {
+            s.exposed
+                .iter()
+                .any(|e| e.to.iter().any(|p| p == "internet" || p == "any"))
+        });
+        let src = if exposed_to_internet {
+            Src::Outside(Origin::Internet)
+        } else {
+            Src::Host("")
+        };
+        let vulns: Vec<VulnInfo> = self
+            .vulns_of(svc.security.as_ref(), &entity)
+            .filter(|v| v.remote && !v.needs_privileges && (v.exec || v.data))
+            .collect();
+        let hosts: Vec<String> = self.net.hosts_of(service).iter().map(|h| (*h).to_owned()).collect();
+        for v in &vulns {
+            for h in &hosts {
+                if v.exec {
+                    self.exploit(vec![f], h, v, None, Vec::new(), src);
+                } else {
+                    self.derive(
+                        vec![f],
+                        vec![Fact::Data {
+                            service: service.to_owned(),
+                        }],
+                        Step {
+                            host: h.clone(),
+                            technique: Some(if exposed_to_internet { "T1190" } else { "T1210" }),
+                            name: "Exploit for data disclosure",
+                            via: format!("{} on {entity}", v.cve),
+                            probability: v.probability,
+                            fixes: vec![Fix::Patch {
+                                cve: v.cve.clone(),
+                                entity: entity.clone(),
+                            }],
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Rules 5, 6 (service-stored) and 8 on user execution.
+    fn local_user(&mut self, f: FactId, host: &str) {
+        let twin = self.twin();
+        let Some(h) = twin.hosts.get(host) else {
+            return;
+        };
+        let mut locals: Vec<VulnInfo> = self
+            .vulns_of(h.security.as_ref(), &format!("host:{host}"))
+            .collect();
+        let services: Vec<String> = self.net.services_on(host).iter().map(|s| (*s).to_owned()).collect();
+        for s in &services {
+            if let Some(svc) = twin.services.get(s) {
+                let entity = format!("service:{s}");
+                locals.extend(self.vulns_of(svc.security.as_ref(), &entity).collect::<Vec<_>>());
+            }
+        }
+        for v in locals.iter().filter(|v| !v.remote && v.exec) {
+            self.derive(
+                vec![f],
+                vec![
+                    Fact::Exec {
+                        host: host.to_owned(),
+                        root: true,
+                    },
+                    Fact::Exec {
+                        host: host.to_owned(),
+                        root: false,
+                    },
+                ],
+                Step {
+                    host: host.to_owned(),
+                    technique: Some("T1068"),
+                    name: "Exploitation for Privilege Escalation",
+                    via: format!("{} on {}", v.cve, v.entity),
+                    probability: v.probability,
+                    fixes: vec![Fix::Patch {
+                        cve: v.cve.clone(),
+                        entity: v.entity.clone(),
+                    }],
+                },
+            );
+        }
+        for s in &services {
+            self.derive(
+                vec![f],
+                vec![Fact::Data { service: s.clone() }],
+                Step {
+                    host: host.to_owned(),
+                    technique: Some("T1005"),
+                    name: "Data from Local System",
+                    via: format!("service {s} runs on {host}"),
+                    probability: 1.0,
+                    fixes: Vec::new(),
+                },
+            );
+        }
+        self.steal(f, |stored| {
+            services
+                .iter()
+                .any(|s| stored == format!("service:{s}"))
+        }, host);
+    }
+
+    fn local_root(&mut self, f: FactId, host: &str) {
+        let me = format!("host:{host}");
+        self.steal(f, |stored| stored == me, host);
+    }
+
+    fn steal(&mut self, f: FactId, here: impl Fn(&str) -> bool, host: &str) {
+        let creds: Vec<(String, String)> = self
+            .twin()
+            .credentials
+            .iter()
+            .filter(|(c, _)| !self.net.overlay().rotated.contains(*c))
+            .filter_map(|(c, cred)| {
+                cred.stored_on
+                    .iter()
+                    .find(|s| here(s))
+                    .map(|s| (c.clone(), s.clone()))
+            })
+            .collect();
+        for (c, stored) in creds {
+            self.derive(
+                vec![f],
+                vec![Fact::Cred {
+                    credential: c.clone(),
+                }],
+                Step {
+                    host: host.to_owned(),
+                    technique: Some("T1552.001"),
+                    name: "Unsecured Credentials: Credentials In Files",
+                    via: format!("credential {c} stored on {stored}"),
+                    probability: 1.0,
+                    fixes: vec![Fix::Rotate { credential: c }],
+                },
+            );
+        }
+    }
+
+    fn on_cred(&mut self, f: FactId, cred: &str) {
+        for i in 0..self.doors.len() {
+            let door = self.doors[i].clone();
+            let matches = match &door.kind {
+                DoorKind::Login { cred: c, .. } | DoorKind::CredService { cred: c, .. } => c == cred,
+                _ => false,
+            };
+            if !matches {
+                continue;
+            }
+            let positions = self.reached.get(&i).cloned().unwrap_or_default();
+            for (pos, how, fixes) in positions {
+                self.use_cred(f, pos, &door, how, fixes);
+            }
+        }
+    }
+
+    fn use_cred(&mut self, cred: FactId, pos: FactId, door: &Door, how: String, mut fixes: Vec<Fix>) {
+        let (add, technique, name, cname) = match &door.kind {
+            DoorKind::Login { cred: c, root } => {
+                let mut add = vec![Fact::Exec {
+                    host: door.host.clone(),
+                    root: false,
+                }];
+                if *root {
+                    add.insert(
+                        0,
+                        Fact::Exec {
+                            host: door.host.clone(),
+                            root: true,
+                        },
+                    );
+                }
+                let (t, n) = if door.port == 3389 {
+                    ("T1021.001", "Remote Services: Remote Desktop Protocol")
+                } else {
+                    ("T1021.004", "Remote Services: SSH")
+                };
+                (add, t, n, c.clone())
+            }
+            DoorKind::CredService { cred: c, service } => (
+                vec![Fact::Data {
+                    service: service.clone(),
+                }],
+                "T1078",
+                "Valid Accounts",
+                c.clone(),
+            ),
+            _ => return,
+        };
+        fixes.insert(0, Fix::Rotate { credential: cname.clone() });
+        self.derive(
+            vec![pos, cred],
+            add,
+            Step {
+                host: door.host.clone(),
+                technique: Some(technique),
+                name,
+                via: format!("credential {cname} ({how})"),
+                probability: 1.0,
+                fixes,
+            },
+        );
+    }
+}
