@@ -24,7 +24,11 @@ pub enum Which {
 
 /// Arguments of `doppel bench`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    /// A benchmark that takes its own inputs.
+    #[command(subcommand)]
+    sub: Option<BenchSub>,
     /// Which benchmark.
     #[arg(value_enum, default_value_t = Which::All)]
     which: Which,
@@ -37,6 +41,14 @@ pub struct BenchArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// Benchmarks with inputs of their own.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchSub {
+    /// Score the anomaly detectors on NAB (windows, profiles, default and corpus-best
+    /// thresholds) and the forecasters by MASE.
+    Nab(crate::predict::NabArgs),
 }
 
 #[derive(Debug, Serialize)]
@@ -78,6 +90,9 @@ fn peak_rss() -> Option<u64> {
 
 /// Runs `doppel bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(BenchSub::Nab(nab)) = args.sub {
+        return crate::predict::run_nab(nab);
+    }
     let mut results = Vec::new();
     let mut err = std::io::stderr().lock();
     if matches!(args.which, Which::Tandem | Which::All) {

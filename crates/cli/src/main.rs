@@ -5,6 +5,7 @@
 
 mod bench;
 mod import;
+mod predict;
 mod show;
 mod simulate;
 mod twin_files;
@@ -61,6 +62,10 @@ enum Command {
     Import(import::ImportArgs),
     /// Show what changed between two versions of a twin, by stable id.
     Diff(import::DiffArgs),
+    /// Streaming anomaly detection on a `timestamp,value` CSV: a score and an alert per row.
+    Detect(predict::DetectArgs),
+    /// Forecast a series with prediction intervals, or when a resource fills up.
+    Forecast(predict::ForecastArgs),
     /// Print the JSON Schema of the twin format (for editors and other tools).
     Schema,
     /// Print a shell completion script, e.g. `doppel completions bash > /etc/bash_completion.d/doppel`.
@@ -141,6 +146,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Import(args) => import::run(args),
         Command::Diff(args) => import::run_diff(args),
+        Command::Detect(args) => predict::run_detect(args),
+        Command::Forecast(args) => predict::run_forecast(args),
         Command::Schema => {
             out.write_all(doppel_model::schema_json().as_bytes())?;
             Ok(ExitCode::SUCCESS)
