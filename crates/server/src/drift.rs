@@ -1,0 +1,485 @@
+//! Drift and self-calibration: the twin predicts what it observes and corrects itself.
+//!
+//! **Prediction at observed rates.** The analytic estimate (`doppel_sim::analytic::estimate`)
+//! answers for the twin's own workload rates; production runs at other rates. Each open
+//! workload's rate is therefore fitted (non-negative least squares, by coordinate descent) so
+//! that the estimated request rate of every observed service matches the observed one; the
+//! estimate at those rates is the prediction.
+//!
+//! **Drift.** For every complete 10-second bucket of the window and every service with
+//! observations, the absolute percentage errors of predicted vs observed mean latency and
+//! utilization are taken; a service's drift is their mean (MAPE, in percent).
+//!
+//! **Recalibration** (when a service's drift has stayed above the threshold for `sustain`
+//! evaluations in a row). By the utilization law `U = X·H/c`, the observed utilization `U`,
+//! throughput `X` and worker count `c` give the time a visit holds a worker, `H = U·c/X`. The
+//! twin's holding time is its own service time plus the time waiting on callees; that wait
+//! (as predicted) is kept, and the service's own service times are scaled so the holding time
+//! matches the observed one.
+
+use std::collections::{BTreeMap, HashMap};
+
+use doppel_model::Twin;
+use doppel_sim::analytic::{NetEstimate, estimate};
+use doppel_sim::{Load, SimNet};
+use doppel_store::{DriftRecord, MetricPoint};
+use serde::Serialize;
+
+use crate::ingest::RESOLUTION_S;
+
+/// Why drift could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum DriftError {
+    /// The twin does not compile to a network.
+    #[error("the twin does not compile: {0}")]
+    Compile(String),
+    /// The analytic estimate failed.
+    #[error("analytic estimate failed: {0}")]
+    Estimate(String),
+}
+
+/// What was observed of one service in one bucket (or a window).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Observed {
+    /// Requests per second.
+    pub rps: f64,
+    /// Mean latency, ms.
+    pub latency_ms: Option<f64>,
+    /// Utilization.
+    pub utilization: Option<f64>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Sums {
+    requests: Option<f64>,
+    lat_sum: f64,
+    lat_count: Option<f64>,
+    lat_ms: Option<(f64, i64)>,
+    util: Option<(f64, i64)>,
+}
+
+/// Observations per service and bucket from stored points (`service:` entities only).
+pub fn observe(points: &[MetricPoint]) -> BTreeMap<String, BTreeMap<i64, Observed>> {
+    let mut sums: BTreeMap<String, BTreeMap<i64, Sums>> = BTreeMap::new();
+    for p in points {
+        let Some(svc) = p.entity.strip_prefix("service:") else {
+            continue;
+        };
+        let s = sums
+            .entry(svc.to_string())
+            .or_default()
+            .entry(p.bucket_ms)
+            .or_default();
+        match p.metric.as_str() {
+            "requests" => *s.requests.get_or_insert(0.0) += p.sum,
+            "latency_seconds_sum" => s.lat_sum += p.sum,
+            "latency_count" => *s.lat_count.get_or_insert(0.0) += p.sum,
+            "latency_ms" => {
+                let e = s.lat_ms.get_or_insert((0.0, 0));
+                e.0 += p.sum;
+                e.1 += p.count;
+            }
+            "utilization" => {
+                let e = s.util.get_or_insert((0.0, 0));
+                e.0 += p.sum;
+                e.1 += p.count;
+            }
+            _ => {}
+        }
+    }
+    let width = points
+        .first()
+        .map_or(RESOLUTION_S, |p| p.resolution_s)
+        .max(1) as f64;
+    sums.into_iter()
+        .map(|(svc, buckets)| {
+            let obs = buckets
+                .into_iter()
+                .map(|(b, s)| {
+                    let rps = s.requests.or(s.lat_count).unwrap_or(0.0) / width;
+                    let latency_ms = match (s.lat_count, s.lat_ms) {
+                        (Some(c), _) if c > 0.0 => Some(1000.0 * s.lat_sum / c),
+                        (_, Some((sum, n))) if n > 0 => Some(sum / n as f64),
+                        _ => None,
+                    };
+                    let utilization = s.util.filter(|u| u.1 > 0).map(|(sum, n)| sum / n as f64);
+                    (
+                        b,
+                        Observed {
+                            rps,
+                            latency_ms,
+                            utilization,
+                        },
+                    )
+                })
+                .collect();
+            (svc, obs)
+        })
+        .collect()
+}
+
+/// Predicts service behaviour at observed request rates.
+pub struct Predictor {
+    net: SimNet,
+    /// Estimated service rates with no open load (closed workloads only).
+    base: Vec<f64>,
+    /// Per open workload: estimated service rates per unit of its rate.
+    unit: Vec<(usize, Vec<f64>)>,
+    /// Service name to index.
+    pub index: HashMap<String, usize>,
+}
+
+pub(crate) fn with_rates(net: &SimNet, rates: &[(usize, f64)]) -> SimNet {
+    let mut n = net.clone();
+    for w in &mut n.workloads {
+        if let Load::Open { schedule } = &mut w.load {
+            *schedule = vec![(0.0, 0.0)];
+        }
+    }
+    for &(w, r) in rates {
+        n.workloads[w].load = Load::Open {
+            schedule: vec![(0.0, r)],
+        };
+    }
+    n
+}
+
+pub(crate) fn est(net: &SimNet) -> Result<NetEstimate, DriftError> {
+    estimate(net).map_err(|e| DriftError::Estimate(e.to_string()))
+}
+
+impl Predictor {
+    /// Prepares predictions for a twin.
+    pub fn new(twin: &Twin) -> Result<Predictor, DriftError> {
+        let net =
+            doppel_sim::compile::compile(twin).map_err(|e| DriftError::Compile(e.to_string()))?;
+        let base: Vec<f64> = est(&with_rates(&net, &[]))?
+            .services
+            .iter()
+            .map(|s| s.throughput_rps)
+            .collect();
+        let mut unit = Vec::new();
+        for (w, wl) in net.workloads.iter().enumerate() {
+            if matches!(wl.load, Load::Open { .. }) {
+                let e = est(&with_rates(&net, &[(w, 1.0)]))?;
+                let r = e
+                    .services
+                    .iter()
+                    .zip(&base)
+                    .map(|(s, b)| s.throughput_rps - b)
+                    .collect();
+                unit.push((w, r));
+            }
+        }
+        let index = net
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        Ok(Predictor {
+            net,
+            base,
+            unit,
+            index,
+        })
+    }
+
+    /// The compiled network.
+    pub fn net(&self) -> &SimNet {
+        &self.net
+    }
+
+    /// The estimate at the open-workload rates that best reproduce the observed service
+    /// request rates (`observed`: service index → requests per second).
+    pub fn predict(&self, observed: &[(usize, f64)]) -> Result<NetEstimate, DriftError> {
+        let mut k = vec![0.0; self.unit.len()];
+        for _ in 0..100 {
+            for w in 0..k.len() {
+                let (mut num, mut den) = (0.0, 0.0);
+                for &(s, obs) in observed {
+                    let others: f64 = (0..k.len())
+                        .filter(|&v| v != w)
+                        .map(|v| k[v] * self.unit[v].1[s])
+                        .sum();
+                    let a = self.unit[w].1[s];
+                    num += a * (obs - self.base[s] - others);
+                    den += a * a;
+                }
+                if den > 0.0 {
+                    k[w] = (num / den).max(0.0);
+                }
+            }
+        }
+        let rates: Vec<(usize, f64)> = self.unit.iter().map(|(w, _)| *w).zip(k).collect();
+        est(&with_rates(&self.net, &rates))
+    }
+}
+
+/// A service's drift over a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceDrift {
+    /// The record stored in the drift history.
+    #[serde(flatten)]
+    pub record: DriftRecord,
+    /// Buckets compared.
+    pub buckets: usize,
+}
+
+fn ape(pred: f64, obs: Option<f64>) -> Option<f64> {
+    let o = obs.filter(|o| o.is_finite() && *o > 0.0)?;
+    Some(if pred.is_finite() {
+        (pred - o).abs() / o
+    } else {
+        10.0 // a saturated prediction against a finite observation: 1000%
+    })
+}
+
+/// Drift per observed service over the given observations.
+pub fn evaluate(
+    p: &Predictor,
+    obs: &BTreeMap<String, BTreeMap<i64, Observed>>,
+    twin_version: i64,
+    at_ms: i64,
+    window_s: i64,
+) -> Result<Vec<ServiceDrift>, DriftError> {
+    // Buckets in time order, each with every service's observation.
+    let mut by_bucket: BTreeMap<i64, Vec<(usize, Observed)>> = BTreeMap::new();
+    for (svc, buckets) in obs {
+        let Some(&s) = p.index.get(svc) else { continue };
+        for (&b, o) in buckets {
+            by_bucket.entry(b).or_default().push((s, *o));
+        }
+    }
+    let mut apes: HashMap<usize, Vec<f64>> = HashMap::new();
+    for items in by_bucket.values() {
+        let rates: Vec<(usize, f64)> = items.iter().map(|(s, o)| (*s, o.rps)).collect();
+        let e = p.predict(&rates)?;
+        for (s, o) in items {
+            let pe = &e.services[*s];
+            let v = apes.entry(*s).or_default();
+            v.extend(ape(pe.mean_response_ms, o.latency_ms));
+            v.extend(ape(pe.utilization, o.utilization));
+        }
+    }
+    let mut out = Vec::new();
+    for (svc, buckets) in obs {
+        let Some(&s) = p.index.get(svc) else { continue };
+        let errs = apes.get(&s).cloned().unwrap_or_default();
+        if errs.is_empty() {
+            continue;
+        }
+        let avg = window_average(buckets);
+        let e = p.predict(&[(s, avg.rps)])?;
+        let pe = &e.services[s];
+        out.push(ServiceDrift {
+            record: DriftRecord {
+                at_ms,
+                service: svc.clone(),
+                twin_version,
+                window_s,
+                observed_rps: avg.rps,
+                predicted_utilization: pe.utilization,
+                observed_utilization: avg.utilization.unwrap_or(f64::NAN),
+                predicted_latency_ms: pe.mean_response_ms,
+                observed_latency_ms: avg.latency_ms.unwrap_or(f64::NAN),
+                mape: 100.0 * errs.iter().sum::<f64>() / errs.len() as f64,
+            },
+            buckets: buckets.len(),
+        });
+    }
+    Ok(out)
+}
+
+/// The mean of a service's observations over its buckets.
+pub fn window_average(buckets: &BTreeMap<i64, Observed>) -> Observed {
+    let n = buckets.len().max(1) as f64;
+    let mean = |f: &dyn Fn(&Observed) -> Option<f64>| {
+        let v: Vec<f64> = buckets.values().filter_map(f).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    Observed {
+        rps: buckets.values().map(|o| o.rps).sum::<f64>() / n,
+        latency_ms: mean(&|o| o.latency_ms),
+        utilization: mean(&|o| o.utilization),
+    }
+}
+
+/// Scales every time of a service-time distribution by `f`.
+pub fn scale(d: &mut doppel_model::Distribution, f: f64) {
+    use doppel_model::{Distribution as D, Duration};
+    let s = |x: &mut Duration| *x = Duration::from_secs_f64(x.as_secs_f64() * f);
+    match d {
+        D::Constant { value } => s(value),
+        D::Exponential { mean } => s(mean),
+        D::Lognormal { mean, p99 } => {
+            s(mean);
+            s(p99);
+        }
+        D::Uniform { min, max } => {
+            s(min);
+            s(max);
+        }
+        D::Empirical { buckets } => buckets.iter_mut().for_each(|b| s(&mut b.le)),
+    }
+}
+
+struct Fit {
+    svc: String,
+    s: usize,
+    f: f64,
+    u: f64,
+    x: f64,
+    workers: f64,
+    h_obs: f64,
+    h_pred: f64,
+}
+
+/// Recalibrates the services in `services` from their newest `recent` buckets of observations
+/// (the ones that drifted: older buckets of the window may predate the change); returns the new
+/// twin and the reason to record, or `None` when nothing could be fitted.
+pub fn recalibrate(
+    twin: &Twin,
+    p: &Predictor,
+    obs: &BTreeMap<String, BTreeMap<i64, Observed>>,
+    services: &[String],
+    recent: usize,
+) -> Result<Option<(Twin, String)>, DriftError> {
+    let mut notes = Vec::new();
+    let mut fits: Vec<Fit> = Vec::new();
+    let net = p.net();
+    let due: Vec<usize> = services
+        .iter()
+        .filter_map(|s| p.index.get(s).copied())
+        .collect();
+    // A caller's latency and utilization follow its callees': fix drifting callees first and
+    // leave their drifting callers for a later round.
+    let calls_due = |s: usize| {
+        net.endpoints
+            .iter()
+            .filter(|e| e.service as usize == s)
+            .flat_map(|e| e.steps.iter().flat_map(|st| &st.calls))
+            .any(|c| {
+                let callee = net.endpoints[c.target as usize].service as usize;
+                callee != s && due.contains(&callee)
+            })
+    };
+    for svc in services {
+        let (Some(&s), Some(buckets)) = (p.index.get(svc), obs.get(svc)) else {
+            continue;
+        };
+        if calls_due(s) {
+            continue;
+        }
+        let newest: BTreeMap<i64, Observed> = buckets
+            .iter()
+            .rev()
+            .take(recent.max(1))
+            .map(|(b, o)| (*b, *o))
+            .collect();
+        let avg = window_average(&newest);
+        let (Some(u), x) = (avg.utilization, avg.rps) else {
+            continue;
+        };
+        if x <= 0.0 || u <= 0.0 {
+            continue;
+        }
+        let workers: f64 = net
+            .instances
+            .iter()
+            .filter(|i| i.service as usize == s)
+            .map(|i| f64::from(i.workers))
+            .sum();
+        let eps: Vec<&doppel_sim::Endpoint> = net
+            .endpoints
+            .iter()
+            .filter(|e| e.service as usize == s)
+            .collect();
+        if workers <= 0.0 || eps.is_empty() {
+            continue;
+        }
+        let own = eps.iter().map(|e| e.service_time.mean()).sum::<f64>() / eps.len() as f64;
+        let e = p.predict(&[(s, x)])?;
+        let pe = &e.services[s];
+        if pe.throughput_rps <= 0.0 || own <= 0.0 {
+            continue;
+        }
+        let h_obs = u * workers / x;
+        let h_pred = pe.utilization * workers / pe.throughput_rps;
+        let waiting = (h_pred - own).max(0.0);
+        let new_own = (h_obs - waiting).max(own * 0.01);
+        let f = new_own / own;
+        if !f.is_finite() {
+            continue;
+        }
+        fits.push(Fit {
+            svc: svc.clone(),
+            s,
+            f,
+            u,
+            x,
+            workers,
+            h_obs,
+            h_pred,
+        });
+    }
+    // The first guess ignores how the new service time changes CPU sharing on the hosts;
+    // refine it so the re-predicted holding time matches the observed one.
+    let build = |fits: &[Fit]| {
+        let mut t = twin.clone();
+        for fit in fits {
+            if let Some(ms) = t.services.get_mut(&fit.svc) {
+                for ep in ms.endpoints.values_mut() {
+                    scale(&mut ep.service_time, fit.f);
+                }
+            }
+        }
+        t
+    };
+    for _ in 0..6 {
+        let candidate = Predictor::new(&build(&fits))?;
+        let mut moved = false;
+        for fit in &mut fits {
+            let e = candidate.predict(&[(fit.s, fit.x)])?;
+            let pe = &e.services[fit.s];
+            if pe.throughput_rps <= 0.0 {
+                continue;
+            }
+            let h_new = pe.utilization * fit.workers / pe.throughput_rps;
+            if h_new.is_finite() && h_new > 0.0 {
+                let r = fit.h_obs / h_new;
+                moved |= (r - 1.0).abs() > 1e-4;
+                fit.f *= r;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    fits.retain(|f| f.f.is_finite() && (f.f - 1.0).abs() >= 0.01);
+    let build_final = build(&fits);
+    for fit in &fits {
+        notes.push(format!(
+            "{}: service time x{:.3} (U {:.3} at {:.2}/s on {} workers: holding time {:.2} ms \
+             observed, {:.2} ms predicted)",
+            fit.svc,
+            fit.f,
+            fit.u,
+            fit.x,
+            fit.workers,
+            1000.0 * fit.h_obs,
+            1000.0 * fit.h_pred
+        ));
+    }
+    if notes.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((
+        build_final,
+        format!(
+            "recalibrated from live metrics by the utilization law over the last {} s: {}",
+            recent.max(1) as i64 * RESOLUTION_S,
+            notes.join("; ")
+        ),
+    )))
+}

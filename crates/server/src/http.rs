@@ -1,0 +1,733 @@
+//! The HTTP API: routes (one table, which also generates the OpenAPI document), bearer-token
+//! authentication with roles, the audit log of mutating calls, body limits, and the one place
+//! where errors become status codes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Extension, Json, Router};
+use doppel_store::{AuditQuery, MetricQuery, NewAudit, Role, StoreError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{App, Error, now_ms, record};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (health and the API description).
+    Public,
+    /// At least this role.
+    Role(Role),
+}
+
+/// One documented route.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDoc {
+    /// HTTP method, lowercase.
+    pub method: &'static str,
+    /// Path, with `{name}` parameters.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// What it does.
+    pub summary: &'static str,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// User name (`anonymous` when not authenticated).
+    pub user: String,
+    /// Role, if authenticated.
+    pub role: Option<Role>,
+}
+
+/// Extra detail a handler attaches for the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditDetail(pub String);
+
+/// An error as the API reports it.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400.
+    BadRequest(String),
+    /// 401.
+    Unauthorized,
+    /// 403.
+    Forbidden(Role),
+    /// 404.
+    NotFound(String),
+    /// 409.
+    Conflict(String),
+    /// 422, with the twin's diagnostics.
+    Invalid(Vec<String>),
+    /// 429.
+    TooManyFailures,
+    /// 503: try again (e.g. the write-ahead log could not sync).
+    Unavailable(String),
+    /// 500.
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(s) => ApiError::NotFound(s),
+            StoreError::Conflict(s) => ApiError::Conflict(s),
+            StoreError::Invalid(s) => ApiError::BadRequest(s),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Store(s) => s.into(),
+            Error::BadInput(s) => ApiError::BadRequest(s),
+            Error::Io(e) => ApiError::Unavailable(e.to_string()),
+            Error::Twin(s) => ApiError::Invalid(vec![s]),
+            Error::Drift(d) => ApiError::Internal(d.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, msg, details) = match self {
+            ApiError::BadRequest(s) => (StatusCode::BAD_REQUEST, s, vec![]),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is required (Authorization: Bearer dpl_...)".into(),
+                vec![],
+            ),
+            ApiError::Forbidden(r) => (
+                StatusCode::FORBIDDEN,
+                format!("this needs the {} role", r.as_str()),
+                vec![],
+            ),
+            ApiError::NotFound(s) => (StatusCode::NOT_FOUND, format!("{s} not found"), vec![]),
+            ApiError::Conflict(s) => (StatusCode::CONFLICT, s, vec![]),
+            ApiError::Invalid(d) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the twin is not valid".into(),
+                d,
+            ),
+            ApiError::TooManyFailures => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed authentications from this address; wait a minute".into(),
+                vec![],
+            ),
+            ApiError::Unavailable(s) => (StatusCode::SERVICE_UNAVAILABLE, s, vec![]),
+            ApiError::Internal(s) => {
+                tracing::error!(error = %s, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, s, vec![])
+            }
+        };
+        let mut body = json!({"error": msg});
+        if !details.is_empty() {
+            body["diagnostics"] = json!(details);
+        }
+        (status, Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+type AppState = State<Arc<App>>;
+
+macro_rules! routes {
+    ($( $method:ident $path:literal $access:expr => $handler:path, $summary:literal; )*) => {
+        /// Every route of the API, in the order of the OpenAPI document.
+        pub const ROUTES: &[RouteDoc] = &[
+            $( RouteDoc {
+                method: stringify!($method),
+                path: $path,
+                access: $access,
+                summary: $summary,
+            }, )*
+        ];
+
+        fn add_routes(mut r: Router<Arc<App>>) -> Router<Arc<App>> {
+            $(
+                r = r.route(
+                    $path,
+                    $method($handler).route_layer(middleware::from_fn_with_state(
+                        $access,
+                        require,
+                    )),
+                );
+            )*
+            r
+        }
+    };
+}
+
+const VIEWER: Access = Access::Role(Role::Viewer);
+const OPERATOR: Access = Access::Role(Role::Operator);
+const ADMIN: Access = Access::Role(Role::Admin);
+
+routes! {
+    get "/healthz" Access::Public => healthz, "Liveness: 200 when the service runs.";
+    get "/api/openapi.json" Access::Public => openapi, "This API's OpenAPI 3.1 document.";
+    get "/metrics" VIEWER => metrics, "Prometheus exposition of Doppel's health and drift.";
+    get "/api/twin" VIEWER => get_twin, "The twin in force and its version.";
+    put "/api/twin" OPERATOR => put_twin, "Import a twin (YAML or JSON body): validated, recorded as a new version.";
+    get "/api/twin/versions" VIEWER => twin_versions, "Version history, newest first (`limit`).";
+    get "/api/twin/versions/{version}" VIEWER => twin_version, "One stored version.";
+    get "/api/twin/diff" VIEWER => twin_diff, "Differences between versions `from` and `to` (default: latest) by JSON Pointer.";
+    post "/api/twin/rollback" OPERATOR => rollback, "Roll back: record version `to`'s content as a new version (`reason`).";
+    get "/api/runs" VIEWER => list_runs, "Scenario runs, newest first.";
+    post "/api/runs" OPERATOR => submit_run, "Submit a scenario run: `kind` simulate or estimate, `params` (duration, warmup, seed, replications).";
+    get "/api/runs/{id}" VIEWER => get_run, "A run: state, progress, result or error.";
+    post "/api/runs/{id}/cancel" OPERATOR => cancel_run, "Cancel a run.";
+    get "/api/live" VIEWER => live, "Observed request rate, latency and utilization per service over the last minute.";
+    get "/api/metrics" VIEWER => metric_history, "Stored metric history: `entity`, `metric`, `from_ms`, `to_ms`, `resolution_s` (10 or 300).";
+    get "/api/drift" VIEWER => get_drift, "Drift per service as last evaluated (MAPE of predicted vs observed latency and utilization).";
+    get "/api/drift/history" VIEWER => drift_history, "Drift history: `service`, `since_ms`, `limit`.";
+    post "/api/drift/evaluate" OPERATOR => evaluate_drift, "Evaluate drift now (and recalibrate if due).";
+    post "/api/v1/write" OPERATOR => remote_write, "Prometheus remote-write v1 (protobuf, snappy).";
+    post "/api/v2/series" OPERATOR => datadog_series, "Datadog series intake (JSON).";
+    post "/services/collector/event" OPERATOR => splunk_event, "Splunk HTTP Event Collector (metric events).";
+    get "/api/users" ADMIN => list_users, "Users and roles.";
+    post "/api/users" ADMIN => create_user, "Create a user: `name`, `role` (viewer, operator, admin).";
+    get "/api/tokens" ADMIN => list_tokens, "Tokens (never their secret).";
+    post "/api/tokens" ADMIN => create_token, "Create a token for `user` (`label`); the token is shown once.";
+    delete "/api/tokens/{id}" ADMIN => revoke_token, "Revoke a token.";
+    get "/api/audit" ADMIN => audit_log, "The audit log, newest first: `actor`, `since_ms`, `limit`.";
+}
+
+/// Intake paths: audited in aggregate (one entry per actor, path and status per flush), not
+/// per call.
+const INTAKE: [&str; 3] = [
+    "/api/v1/write",
+    "/api/v2/series",
+    "/services/collector/event",
+];
+
+/// Pending aggregate audit entries of intake calls.
+#[derive(Default)]
+pub struct IntakeAudit(Mutex<HashMap<(String, String, u16), u64>>);
+
+impl IntakeAudit {
+    /// Writes the counts as audit entries and clears them.
+    pub async fn flush(&self, app: &App) {
+        let pending: Vec<((String, String, u16), u64)> = {
+            let mut m = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            m.drain().collect()
+        };
+        for ((actor, action, status), n) in pending {
+            let e = NewAudit {
+                at_ms: now_ms(),
+                actor,
+                action,
+                status: i32::from(status),
+                detail: format!("{n} calls"),
+            };
+            if let Err(e) = app.store.audit(&e).await {
+                tracing::warn!(error = %e, "could not write the intake audit entry");
+            }
+        }
+    }
+}
+
+/// The API over `app`. `intake_audit` collects the aggregate audit of intake calls (flush it
+/// periodically with [`IntakeAudit::flush`]).
+pub fn router(app: Arc<App>, intake_audit: Arc<IntakeAudit>) -> Router {
+    let limit = app.cfg.max_body;
+    add_routes(Router::new())
+        .fallback(|| async { ApiError::NotFound("route".into()) })
+        .layer(middleware::from_fn_with_state(
+            (Arc::clone(&app), intake_audit),
+            audit,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            authenticate,
+        ))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(app)
+}
+
+fn token_of(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let v = v.trim();
+        for scheme in ["Bearer ", "bearer ", "Splunk "] {
+            if let Some(t) = v.strip_prefix(scheme) {
+                return Some(t.trim());
+            }
+        }
+    }
+    headers
+        .get("dd-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+const FAILURE_WINDOW_MS: i64 = 60_000;
+const MAX_FAILURES: u32 = 20;
+
+async fn authenticate(State(app): AppState, mut req: Request, next: Next) -> Response {
+    app.counters.http_requests.fetch_add(1, Ordering::Relaxed);
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let now = now_ms();
+    if let Some(ip) = ip {
+        let f = app
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&(start, n)) = f.get(&ip)
+            && now - start < FAILURE_WINDOW_MS
+            && n >= MAX_FAILURES
+        {
+            return ApiError::TooManyFailures.into_response();
+        }
+    }
+    let mut caller = Caller {
+        user: "anonymous".into(),
+        role: None,
+    };
+    if !app.cfg.auth {
+        caller.role = Some(Role::Admin);
+    } else if let Some(t) = token_of(req.headers()) {
+        match app.store.token_by_hash(&doppel_store::hash_token(t)).await {
+            Ok(Some(info)) => {
+                caller = Caller {
+                    user: info.user,
+                    role: Some(info.role),
+                }
+            }
+            Ok(None) => {
+                app.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
+                if let Some(ip) = ip {
+                    let mut f = app
+                        .failures
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let e = f.entry(ip).or_insert((now, 0));
+                    if now - e.0 >= FAILURE_WINDOW_MS {
+                        *e = (now, 0);
+                    }
+                    e.1 += 1;
+                }
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+async fn require(State(access): State<Access>, req: Request, next: Next) -> Response {
+    if let Access::Role(need) = access {
+        let role = req.extensions().get::<Caller>().and_then(|c| c.role);
+        match role {
+            None => return ApiError::Unauthorized.into_response(),
+            Some(r) if r < need => return ApiError::Forbidden(need).into_response(),
+            Some(_) => {}
+        }
+    }
+    next.run(req).await
+}
+
+async fn audit(
+    State((app, intake)): State<(Arc<App>, Arc<IntakeAudit>)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !mutating {
+        return next.run(req).await;
+    }
+    let action = format!("{} {}", req.method(), req.uri().path());
+    let path = req.uri().path().to_string();
+    let actor = req
+        .extensions()
+        .get::<Caller>()
+        .map_or_else(|| "anonymous".to_string(), |c| c.user.clone());
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    if INTAKE.contains(&path.as_str()) {
+        *intake
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry((actor, action, status))
+            .or_insert(0) += 1;
+        return resp;
+    }
+    let detail = resp
+        .extensions()
+        .get::<AuditDetail>()
+        .map(|d| d.0.clone())
+        .unwrap_or_default();
+    let entry = NewAudit {
+        at_ms: now_ms(),
+        actor,
+        action,
+        status: i32::from(status),
+        detail,
+    };
+    if let Err(e) = app.store.audit(&entry).await {
+        // A change that cannot be audited is reported as failed.
+        tracing::error!(error = %e, "audit log write failed");
+        return ApiError::Internal(format!("audit log write failed: {e}")).into_response();
+    }
+    resp
+}
+
+fn with_detail(v: Value, detail: String) -> Response {
+    let mut r = Json(v).into_response();
+    r.extensions_mut().insert(AuditDetail(detail));
+    r
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+
+async fn metrics(State(app): AppState) -> ApiResult<Response> {
+    let body = crate::openapi::exposition(&app);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+}
+
+async fn get_twin(State(app): AppState) -> ApiResult<Json<Value>> {
+    let cur = app.current();
+    Ok(Json(json!({
+        "version": cur.version,
+        "twin": crate::twin_to_json(&cur.twin)?,
+    })))
+}
+
+async fn put_twin(
+    State(app): AppState,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
+    let loaded = doppel_model::load_str("twin.yaml", text);
+    let errors: Vec<String> = loaded.errors().map(ToString::to_string).collect();
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let reason = q
+        .get("reason")
+        .cloned()
+        .unwrap_or_else(|| "imported through the API".into());
+    let version = app.set_twin(loaded.twin, &caller.user, &reason).await?;
+    Ok(with_detail(
+        json!({"version": version}),
+        format!("version {version}: {reason}"),
+    ))
+}
+
+#[derive(Deserialize)]
+struct Limit {
+    limit: Option<u32>,
+}
+
+async fn twin_versions(State(app): AppState, Query(q): Query<Limit>) -> ApiResult<Json<Value>> {
+    let h = app.store.twin_history(q.limit.unwrap_or(100)).await?;
+    Ok(Json(json!({ "versions": h })))
+}
+
+async fn twin_version(State(app): AppState, Path(v): Path<i64>) -> ApiResult<Json<Value>> {
+    let t = app
+        .store
+        .twin(Some(v))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("twin version {v}")))?;
+    Ok(Json(json!(t)))
+}
+
+#[derive(Deserialize)]
+struct DiffQ {
+    from: i64,
+    to: Option<i64>,
+}
+
+async fn twin_diff(State(app): AppState, Query(q): Query<DiffQ>) -> ApiResult<Json<Value>> {
+    let get = |v: Option<i64>| {
+        let app = Arc::clone(&app);
+        async move {
+            app.store
+                .twin(v)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("twin version {}", v.unwrap_or(0))))
+        }
+    };
+    let (a, b) = (get(Some(q.from)).await?, get(q.to).await?);
+    Ok(Json(json!({
+        "from": a.meta.version,
+        "to": b.meta.version,
+        "changes": doppel_store::diff(&a.twin, &b.twin),
+    })))
+}
+
+#[derive(Deserialize)]
+struct RollbackReq {
+    to: i64,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn rollback(
+    State(app): AppState,
+    Extension(caller): Extension<Caller>,
+    Json(r): Json<RollbackReq>,
+) -> ApiResult<Response> {
+    let m = doppel_store::rollback(&*app.store, r.to, &caller.user, &r.reason, now_ms()).await?;
+    app.reload().await?;
+    Ok(with_detail(
+        json!(m),
+        format!("version {}: {}", m.version, m.reason),
+    ))
+}
+
+async fn list_runs(State(app): AppState, Query(q): Query<Limit>) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({"runs": app.store.runs(q.limit.unwrap_or(100)).await?}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct RunReq {
+    kind: String,
+    #[serde(default)]
+    params: Value,
+}
+
+async fn submit_run(
+    State(app): AppState,
+    Extension(caller): Extension<Caller>,
+    Json(r): Json<RunReq>,
+) -> ApiResult<Response> {
+    let run = app.submit_run(&r.kind, r.params, &caller.user).await?;
+    let detail = format!("run {} ({})", run.id, run.kind);
+    let mut resp = with_detail(json!(run), detail);
+    *resp.status_mut() = StatusCode::ACCEPTED;
+    Ok(resp)
+}
+
+async fn get_run(State(app): AppState, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+    let r = app
+        .store
+        .run(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run {id}")))?;
+    Ok(Json(json!(r)))
+}
+
+async fn cancel_run(State(app): AppState, Path(id): Path<i64>) -> ApiResult<Response> {
+    let r = app.cancel_run(id).await?;
+    Ok(with_detail(json!(r), format!("run {id}")))
+}
+
+async fn live(State(app): AppState) -> ApiResult<Json<Value>> {
+    let obs = app.observe(now_ms(), 60).await?;
+    let services: serde_json::Map<String, Value> = obs
+        .iter()
+        .map(|(s, b)| (s.clone(), json!(crate::drift::window_average(b))))
+        .collect();
+    Ok(Json(json!({
+        "window_s": 60,
+        "services": services,
+        "ingest": app.ingest_stats(),
+    })))
+}
+
+#[derive(Deserialize)]
+struct MetricQ {
+    entity: Option<String>,
+    metric: Option<String>,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+    resolution_s: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn metric_history(State(app): AppState, Query(q): Query<MetricQ>) -> ApiResult<Json<Value>> {
+    let now = now_ms();
+    let pts = app
+        .store
+        .metrics(&MetricQuery {
+            entity: q.entity,
+            metric: q.metric,
+            resolution_s: q.resolution_s.unwrap_or(crate::ingest::RESOLUTION_S),
+            from_ms: q.from_ms.unwrap_or(now - 3_600_000),
+            to_ms: q.to_ms.unwrap_or(now + 1),
+            limit: q.limit.unwrap_or(10_000).min(100_000),
+        })
+        .await?;
+    Ok(Json(json!({"points": pts})))
+}
+
+async fn get_drift(State(app): AppState) -> ApiResult<Json<Value>> {
+    let st = app.drift_state();
+    let cur = app.current();
+    Ok(Json(json!({
+        "twin_version": cur.version,
+        "threshold_pct": app.cfg.drift.threshold_pct,
+        "window_s": app.cfg.drift.window_s,
+        "at_ms": st.at_ms,
+        "services": st.services,
+        "recalibrations": st.recalibrations,
+        "last_recalibration": st.last_recalibration,
+    })))
+}
+
+#[derive(Deserialize)]
+struct DriftQ {
+    service: Option<String>,
+    since_ms: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn drift_history(State(app): AppState, Query(q): Query<DriftQ>) -> ApiResult<Json<Value>> {
+    let d = app
+        .store
+        .drift(
+            q.service.as_deref(),
+            q.since_ms.unwrap_or(0),
+            q.limit.unwrap_or(1000).min(100_000),
+        )
+        .await?;
+    Ok(Json(json!({"drift": d})))
+}
+
+async fn evaluate_drift(State(app): AppState) -> ApiResult<Response> {
+    app.checkpoint().await?;
+    let d = app.drift_tick(now_ms()).await?;
+    let n = d.len();
+    Ok(with_detail(json!({"services": d}), format!("{n} services")))
+}
+
+async fn intake(app: &App, kind: u8, body: &[u8]) -> ApiResult<u64> {
+    Ok(app.ingest(kind, body, now_ms()).await?)
+}
+
+async fn remote_write(
+    State(app): AppState,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    if let Some(enc) = headers.get(header::CONTENT_ENCODING)
+        && enc.as_bytes() != b"snappy"
+    {
+        return Err(ApiError::BadRequest(
+            "remote write bodies must be snappy-compressed (Content-Encoding: snappy)".into(),
+        ));
+    }
+    intake(&app, record::REMOTE_WRITE, &body).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn datadog_series(State(app): AppState, body: Bytes) -> ApiResult<Response> {
+    intake(&app, record::DATADOG, &body).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"errors": []}))).into_response())
+}
+
+async fn splunk_event(State(app): AppState, body: Bytes) -> ApiResult<Response> {
+    intake(&app, record::SPLUNK, &body).await?;
+    Ok(Json(json!({"text": "Success", "code": 0})).into_response())
+}
+
+async fn list_users(State(app): AppState) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"users": app.store.users().await?})))
+}
+
+#[derive(Deserialize)]
+struct UserReq {
+    name: String,
+    role: Role,
+}
+
+async fn create_user(State(app): AppState, Json(u): Json<UserReq>) -> ApiResult<Response> {
+    if u.name.is_empty() || u.name.len() > 64 {
+        return Err(ApiError::BadRequest(
+            "a user name has 1 to 64 characters".into(),
+        ));
+    }
+    let user = app.store.create_user(&u.name, u.role, now_ms()).await?;
+    let detail = format!("user {} ({})", user.name, user.role.as_str());
+    let mut r = with_detail(json!(user), detail);
+    *r.status_mut() = StatusCode::CREATED;
+    Ok(r)
+}
+
+async fn list_tokens(State(app): AppState) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"tokens": app.store.tokens().await?})))
+}
+
+#[derive(Deserialize)]
+struct TokenReq {
+    user: String,
+    #[serde(default)]
+    label: String,
+}
+
+async fn create_token(State(app): AppState, Json(t): Json<TokenReq>) -> ApiResult<Response> {
+    let token = crate::new_token()?;
+    let info = app
+        .store
+        .create_token(
+            &t.user,
+            &t.label,
+            &doppel_store::hash_token(&token),
+            now_ms(),
+        )
+        .await?;
+    let detail = format!("token {} for {}", info.id, info.user);
+    let mut r = with_detail(json!({"token": token, "info": info}), detail);
+    *r.status_mut() = StatusCode::CREATED;
+    Ok(r)
+}
+
+async fn revoke_token(State(app): AppState, Path(id): Path<i64>) -> ApiResult<Response> {
+    if !app.store.revoke_token(id).await? {
+        return Err(ApiError::NotFound(format!("live token {id}")));
+    }
+    Ok(with_detail(json!({"revoked": id}), format!("token {id}")))
+}
+
+#[derive(Deserialize)]
+struct AuditQ {
+    actor: Option<String>,
+    since_ms: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn audit_log(State(app): AppState, Query(q): Query<AuditQ>) -> ApiResult<Json<Value>> {
+    let entries = app
+        .store
+        .audit_log(&AuditQuery {
+            actor: q.actor,
+            since_ms: q.since_ms,
+            limit: q.limit.unwrap_or(100).min(10_000),
+        })
+        .await?;
+    Ok(Json(json!({"entries": entries})))
+}

@@ -1,0 +1,761 @@
+//! The live twin as a service: the state behind `doppel serve` and `doppel demo`.
+//!
+//! [`App`] owns the store, the current twin, the telemetry aggregator and its write-ahead log,
+//! and the drift state; [`http::router`] is the HTTP API over it. Life of a sample: an intake
+//! handler decodes and checks the body, appends it to the write-ahead log (group commit), adds
+//! it to the aggregator and only then acknowledges; every second a checkpoint moves the
+//! aggregated 10-second buckets into the store together with the log position, and deletes the
+//! log segments they came from. Every `drift.interval_s` the twin predicts the last window at
+//! the observed rates, records the drift, and recalibrates when it stays too high.
+//!
+//! Nothing here reads the terminal or prints: the first admin token is returned to the caller.
+
+pub mod drift;
+pub mod http;
+pub mod ingest;
+pub mod openapi;
+pub mod synth;
+pub mod wal;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use doppel_model::Twin;
+use doppel_store::{
+    MetricQuery, NewAudit, NewRun, NewTwinVersion, Role, RunStatus, RunUpdate, Store, StoreError,
+};
+use serde::Serialize;
+
+use drift::{Predictor, ServiceDrift};
+use ingest::{Aggregator, Entities};
+
+/// Write-ahead log record kinds. Every payload starts with the receive time (i64 LE, ms).
+pub mod record {
+    /// A remote-write body, snappy-compressed as received.
+    pub const REMOTE_WRITE: u8 = 1;
+    /// A Datadog series body.
+    pub const DATADOG: u8 = 2;
+    /// A Splunk HEC body.
+    pub const SPLUNK: u8 = 3;
+    /// Counter baselines at a checkpoint (JSON).
+    pub const BASELINES: u8 = 4;
+}
+
+/// Setting that holds the last write-ahead log segment whose content is in the store.
+pub const WAL_CHECKPOINT: &str = "wal_checkpoint";
+
+/// Drift and recalibration settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DriftConfig {
+    /// Window compared, seconds.
+    pub window_s: i64,
+    /// How often drift is evaluated, seconds.
+    pub interval_s: u64,
+    /// Drift (MAPE, percent) above which a service counts as drifting.
+    pub threshold_pct: f64,
+    /// Evaluations in a row above the threshold before recalibrating.
+    pub sustain: u32,
+    /// Whether to recalibrate at all.
+    pub recalibrate: bool,
+}
+
+impl Default for DriftConfig {
+    fn default() -> Self {
+        DriftConfig {
+            window_s: 60,
+            interval_s: 10,
+            threshold_pct: 20.0,
+            sustain: 3,
+            recalibrate: true,
+        }
+    }
+}
+
+/// How to run the service.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Store location: a SQLite file or a `postgres://` URL.
+    pub store: String,
+    /// Directory of the write-ahead log.
+    pub wal_dir: PathBuf,
+    /// Drift settings.
+    pub drift: DriftConfig,
+    /// Largest request body, bytes (intake endpoints).
+    pub max_body: usize,
+    /// Checkpoint interval, milliseconds.
+    pub flush_ms: u64,
+    /// Whether bearer tokens are required (on unless explicitly turned off).
+    pub auth: bool,
+}
+
+impl Config {
+    /// Defaults for a store location and a data directory.
+    pub fn new(store: impl Into<String>, wal_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            store: store.into(),
+            wal_dir: wal_dir.into(),
+            drift: DriftConfig::default(),
+            max_body: 16 << 20,
+            flush_ms: 1000,
+            auth: true,
+        }
+    }
+}
+
+/// Why the service failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file (the write-ahead log) failed.
+    #[error("write-ahead log: {0}")]
+    Io(#[from] std::io::Error),
+    /// The twin is unusable.
+    #[error("twin: {0}")]
+    Twin(String),
+    /// Drift computation failed.
+    #[error(transparent)]
+    Drift(#[from] drift::DriftError),
+    /// Bad input.
+    #[error("{0}")]
+    BadInput(String),
+}
+
+/// The twin in force.
+pub struct Current {
+    /// Its stored version.
+    pub version: i64,
+    /// The twin.
+    pub twin: Twin,
+    /// Predictions for it (`None` when it cannot be compiled).
+    pub predictor: Option<Predictor>,
+}
+
+/// Drift as last evaluated.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DriftState {
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// Per service.
+    pub services: Vec<ServiceDrift>,
+    /// Evaluations in a row above the threshold, per service.
+    pub over: HashMap<String, u32>,
+    /// Recalibrations since start.
+    pub recalibrations: u64,
+    /// The last recalibration's reason.
+    pub last_recalibration: Option<String>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// HTTP requests served.
+    pub http_requests: AtomicU64,
+    /// Requests refused for authentication.
+    pub auth_failures: AtomicU64,
+    /// Intake requests acknowledged.
+    pub ingest_requests: AtomicU64,
+    /// Checkpoints written.
+    pub checkpoints: AtomicU64,
+}
+
+/// The running service's state.
+pub struct App {
+    /// Configuration.
+    pub cfg: Config,
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    current: RwLock<Arc<Current>>,
+    agg: Mutex<Aggregator>,
+    gate: tokio::sync::RwLock<()>,
+    wal: wal::Wal,
+    drift: Mutex<DriftState>,
+    cancels: Mutex<HashMap<i64, Arc<AtomicBool>>>,
+    pub(crate) failures: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    /// Counters for `/metrics`.
+    pub counters: Counters,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A new random token: `dpl_` and 64 hex digits (256 bits).
+pub fn new_token() -> Result<String, Error> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| Error::BadInput(format!("no randomness: {e}")))?;
+    let mut s = String::from("dpl_");
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    Ok(s)
+}
+
+/// Reads a twin back from its stored JSON.
+pub fn twin_from_json(v: &serde_json::Value) -> Result<Twin, Error> {
+    serde_json::from_value(v.clone()).map_err(|e| Error::Twin(e.to_string()))
+}
+
+/// The stored JSON of a twin.
+pub fn twin_to_json(t: &Twin) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(t).map_err(|e| Error::Twin(e.to_string()))
+}
+
+impl App {
+    /// Opens the store, records `twin` as a new version when it differs from the stored one,
+    /// creates the first admin (returning its token, shown once) when there are no users,
+    /// replays the write-ahead log and resumes unfinished runs. Call [`App::spawn_tasks`] next.
+    pub async fn start(
+        cfg: Config,
+        twin: Option<Twin>,
+    ) -> Result<(Arc<App>, Option<String>), Error> {
+        let store = doppel_store::open(&cfg.store).await?;
+        Self::start_with(cfg, store, twin).await
+    }
+
+    /// As [`App::start`], on a store already open.
+    pub async fn start_with(
+        cfg: Config,
+        store: Arc<dyn Store>,
+        twin: Option<Twin>,
+    ) -> Result<(Arc<App>, Option<String>), Error> {
+        let now = now_ms();
+        let mut admin_token = None;
+        if store.users().await?.is_empty() {
+            store.create_user("admin", Role::Admin, now).await?;
+            let token = new_token()?;
+            store
+                .create_token(
+                    "admin",
+                    "first start",
+                    &doppel_store::hash_token(&token),
+                    now,
+                )
+                .await?;
+            store
+                .audit(&NewAudit {
+                    at_ms: now,
+                    actor: "doppel".into(),
+                    action: "create first admin token".into(),
+                    status: 0,
+                    detail: "user admin".into(),
+                })
+                .await?;
+            admin_token = Some(token);
+        }
+        let stored = store.twin(None).await?;
+        let (version, twin) = match (stored, twin) {
+            (Some(s), Some(t)) => {
+                let j = twin_to_json(&t)?;
+                if j == s.twin {
+                    (s.meta.version, t)
+                } else {
+                    let m = store
+                        .put_twin(NewTwinVersion {
+                            twin: j,
+                            author: "doppel serve".into(),
+                            reason: "loaded from the twin files given at start".into(),
+                            created_ms: now,
+                        })
+                        .await?;
+                    (m.version, t)
+                }
+            }
+            (Some(s), None) => (s.meta.version, twin_from_json(&s.twin)?),
+            (None, Some(t)) => {
+                let m = store
+                    .put_twin(NewTwinVersion {
+                        twin: twin_to_json(&t)?,
+                        author: "doppel serve".into(),
+                        reason: "first version, loaded from the twin files given at start".into(),
+                        created_ms: now,
+                    })
+                    .await?;
+                (m.version, t)
+            }
+            (None, None) => {
+                return Err(Error::Twin(
+                    "no twin: give twin files (--twin) or import one into the store".into(),
+                ));
+            }
+        };
+        let predictor = Predictor::new(&twin)
+            .map_err(|e| tracing::warn!(error = %e, "no drift predictions for this twin"))
+            .ok();
+        let mut agg = Aggregator::new(Entities::of(&twin));
+
+        // Replay what was acknowledged but not yet checkpointed.
+        std::fs::create_dir_all(&cfg.wal_dir)?;
+        let after: u64 = store
+            .setting(WAL_CHECKPOINT)
+            .await?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let records = wal::replay(&cfg.wal_dir, after)?;
+        let replayed = records.len();
+        for r in records {
+            if let Err(e) = apply_record(&mut agg, r.kind, &r.payload) {
+                tracing::warn!(error = %e, seq = r.seq, "skipping a write-ahead log record");
+            }
+        }
+        if replayed > 0 {
+            tracing::info!(records = replayed, "replayed the write-ahead log");
+        }
+        let wal = wal::Wal::open(&cfg.wal_dir)?;
+        let app = Arc::new(App {
+            cfg,
+            store,
+            current: RwLock::new(Arc::new(Current {
+                version,
+                twin,
+                predictor,
+            })),
+            agg: Mutex::new(agg),
+            gate: tokio::sync::RwLock::new(()),
+            wal,
+            drift: Mutex::new(DriftState::default()),
+            cancels: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+        });
+        app.checkpoint().await?;
+        // Runs interrupted by a stop start again.
+        for run in app.store.runs(1000).await? {
+            if !run.status.is_final() {
+                tracing::info!(run = run.id, "resuming an interrupted run");
+                app.spawn_run(
+                    run.id,
+                    run.kind.clone(),
+                    run.twin_version,
+                    run.params.clone(),
+                );
+            }
+        }
+        Ok((app, admin_token))
+    }
+
+    /// Starts the background work: checkpoints, drift evaluation, downsampling.
+    pub fn spawn_tasks(self: &Arc<Self>) {
+        let app = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(std::time::Duration::from_millis(app.cfg.flush_ms.max(10)));
+            loop {
+                tick.tick().await;
+                if let Err(e) = app.checkpoint().await {
+                    tracing::warn!(error = %e, "checkpoint failed; will retry");
+                }
+            }
+        });
+        let app = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(
+                app.cfg.drift.interval_s.max(1),
+            ));
+            loop {
+                tick.tick().await;
+                if let Err(e) = app.drift_tick(now_ms()).await {
+                    tracing::warn!(error = %e, "drift evaluation failed");
+                }
+            }
+        });
+        let app = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                // 10 s buckets are kept for 6 hours, then rolled up into 5-minute ones.
+                let before = now_ms() - 6 * 3600 * 1000;
+                if let Err(e) = app.store.downsample(10, 300, before).await {
+                    tracing::warn!(error = %e, "downsampling failed");
+                }
+            }
+        });
+    }
+
+    /// The twin in force.
+    pub fn current(&self) -> Arc<Current> {
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Records a new twin version and makes it current.
+    pub async fn set_twin(&self, twin: Twin, author: &str, reason: &str) -> Result<i64, Error> {
+        let m = self
+            .store
+            .put_twin(NewTwinVersion {
+                twin: twin_to_json(&twin)?,
+                author: author.into(),
+                reason: reason.into(),
+                created_ms: now_ms(),
+            })
+            .await?;
+        self.install(m.version, twin);
+        Ok(m.version)
+    }
+
+    fn install(&self, version: i64, twin: Twin) {
+        let predictor = Predictor::new(&twin).ok();
+        lock(&self.agg).set_entities(Entities::of(&twin));
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Current {
+            version,
+            twin,
+            predictor,
+        });
+    }
+
+    /// Makes a stored version current again (after a roll back).
+    pub async fn reload(&self) -> Result<(), Error> {
+        if let Some(v) = self.store.twin(None).await? {
+            self.install(v.meta.version, twin_from_json(&v.twin)?);
+        }
+        Ok(())
+    }
+
+    /// Durably logs an intake body, applies it, and returns how many samples it held. Bodies
+    /// that do not decode are refused before anything is logged.
+    pub async fn ingest(&self, kind: u8, body: &[u8], now: i64) -> Result<u64, Error> {
+        // Check first, so a bad body is neither logged nor half applied.
+        let mut probe = Aggregator::new(Entities::default());
+        match kind {
+            record::REMOTE_WRITE => {
+                let raw = ingest::remote_write::decompress(body)
+                    .map_err(|e| Error::BadInput(e.to_string()))?;
+                ingest::remote_write::for_each_series(&raw, |_| {})
+                    .map_err(|e| Error::BadInput(e.to_string()))?;
+            }
+            record::DATADOG => {
+                ingest::formats::apply_datadog(&mut probe, body)
+                    .map_err(|e| Error::BadInput(e.to_string()))?;
+            }
+            record::SPLUNK => {
+                ingest::formats::apply_splunk(&mut probe, body, now)
+                    .map_err(|e| Error::BadInput(e.to_string()))?;
+            }
+            _ => return Err(Error::BadInput("unknown intake".into())),
+        }
+        let mut payload = Vec::with_capacity(8 + body.len());
+        payload.extend_from_slice(&now.to_le_bytes());
+        payload.extend_from_slice(body);
+        let _gate = self.gate.read().await;
+        self.wal.append(kind, &payload).await?;
+        let mut agg = lock(&self.agg);
+        let before = agg.stats.samples;
+        apply_record(&mut agg, kind, &payload)?;
+        self.counters
+            .ingest_requests
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(agg.stats.samples - before)
+    }
+
+    /// Moves the aggregated buckets into the store with the log position, then deletes the
+    /// log segments they came from.
+    pub async fn checkpoint(&self) -> Result<(), Error> {
+        let (closed, points) = {
+            let _gate = self.gate.write().await;
+            let closed = self.wal.rotate().await?;
+            let (points, base) = {
+                let mut agg = lock(&self.agg);
+                (agg.take(), agg.baselines())
+            };
+            let mut payload = now_ms().to_le_bytes().to_vec();
+            payload.extend(serde_json::to_vec(&base).map_err(|e| Error::Twin(e.to_string()))?);
+            self.wal.append(record::BASELINES, &payload).await?;
+            (closed, points)
+        };
+        match self
+            .store
+            .put_metrics_checkpoint(&points, WAL_CHECKPOINT, &closed.to_string())
+            .await
+        {
+            Ok(()) => {
+                self.wal.remove_upto(closed)?;
+                self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                lock(&self.agg).put_back(points);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Totals of what came in.
+    pub fn ingest_stats(&self) -> ingest::IngestStats {
+        lock(&self.agg).stats
+    }
+
+    /// Observations over the last `window_s` complete buckets before `now`.
+    pub async fn observe(
+        &self,
+        now: i64,
+        window_s: i64,
+    ) -> Result<
+        std::collections::BTreeMap<String, std::collections::BTreeMap<i64, drift::Observed>>,
+        Error,
+    > {
+        let width = ingest::RESOLUTION_S * 1000;
+        let to = now - now.rem_euclid(width);
+        let pts = self
+            .store
+            .metrics(&MetricQuery {
+                entity: None,
+                metric: None,
+                resolution_s: ingest::RESOLUTION_S,
+                from_ms: to - window_s * 1000,
+                to_ms: to,
+                limit: 1_000_000,
+            })
+            .await?;
+        Ok(drift::observe(&pts))
+    }
+
+    /// Evaluates drift over the window ending at `now`, records it, and recalibrates when a
+    /// service has drifted for long enough.
+    pub async fn drift_tick(&self, now: i64) -> Result<Vec<ServiceDrift>, Error> {
+        let cfg = self.cfg.drift;
+        let obs = self.observe(now, cfg.window_s).await?;
+        let cur = self.current();
+        let Some(p) = &cur.predictor else {
+            return Ok(Vec::new());
+        };
+        let drifts = drift::evaluate(p, &obs, cur.version, now, cfg.window_s)?;
+        let records: Vec<_> = drifts.iter().map(|d| d.record.clone()).collect();
+        self.store.put_drift(&records).await?;
+        let due: Vec<String> = {
+            let mut st = lock(&self.drift);
+            st.at_ms = now;
+            st.services = drifts.clone();
+            let mut due = Vec::new();
+            for d in &drifts {
+                let c = st.over.entry(d.record.service.clone()).or_insert(0);
+                *c = if d.record.mape > cfg.threshold_pct {
+                    *c + 1
+                } else {
+                    0
+                };
+                if *c >= cfg.sustain {
+                    due.push(d.record.service.clone());
+                }
+            }
+            due
+        };
+        if cfg.recalibrate
+            && !due.is_empty()
+            && let Some((twin, reason)) =
+                drift::recalibrate(&cur.twin, p, &obs, &due, cfg.sustain as usize)?
+        {
+            let version = self.set_twin(twin, "doppel", &reason).await?;
+            self.store
+                .audit(&NewAudit {
+                    at_ms: now,
+                    actor: "doppel".into(),
+                    action: "recalibrate".into(),
+                    status: 0,
+                    detail: format!("version {version}: {reason}"),
+                })
+                .await?;
+            tracing::info!(version, %reason, "recalibrated");
+            let mut st = lock(&self.drift);
+            st.over.clear();
+            st.recalibrations += 1;
+            st.last_recalibration = Some(reason);
+        }
+        Ok(drifts)
+    }
+
+    /// Drift as last evaluated.
+    pub fn drift_state(&self) -> DriftState {
+        lock(&self.drift).clone()
+    }
+
+    /// Submits a scenario run and starts it.
+    pub async fn submit_run(
+        &self,
+        kind: &str,
+        params: serde_json::Value,
+        user: &str,
+    ) -> Result<doppel_store::Run, Error> {
+        if kind != "simulate" && kind != "estimate" {
+            return Err(Error::BadInput(format!(
+                "unknown run kind `{kind}`: expected `simulate` or `estimate`"
+            )));
+        }
+        let cur = self.current();
+        let run = self
+            .store
+            .create_run(NewRun {
+                kind: kind.into(),
+                twin_version: cur.version,
+                params: params.clone(),
+                submitted_by: user.into(),
+                created_ms: now_ms(),
+            })
+            .await?;
+        self.spawn_run(run.id, kind.to_string(), cur.version, params);
+        Ok(run)
+    }
+
+    /// Asks a run to stop; it is marked cancelled at once.
+    pub async fn cancel_run(&self, id: i64) -> Result<doppel_store::Run, Error> {
+        if let Some(flag) = lock(&self.cancels).get(&id) {
+            flag.store(true, Ordering::Relaxed);
+        }
+        Ok(self
+            .store
+            .update_run(
+                id,
+                RunUpdate {
+                    status: Some(RunStatus::Cancelled),
+                    now_ms: now_ms(),
+                    ..RunUpdate::default()
+                },
+            )
+            .await?)
+    }
+
+    fn spawn_run(&self, id: i64, kind: String, version: i64, params: serde_json::Value) {
+        let flag = Arc::new(AtomicBool::new(false));
+        lock(&self.cancels).insert(id, Arc::clone(&flag));
+        let store = Arc::clone(&self.store);
+        tokio::spawn(async move {
+            let upd = |status, progress, result, error| RunUpdate {
+                status: Some(status),
+                progress,
+                result,
+                error,
+                now_ms: now_ms(),
+            };
+            let outcome = async {
+                store
+                    .update_run(id, upd(RunStatus::Running, Some(0.0), None, None))
+                    .await?;
+                let v = store
+                    .twin(Some(version))
+                    .await?
+                    .ok_or_else(|| Error::Twin(format!("version {version} is gone")))?;
+                let twin = twin_from_json(&v.twin)?;
+                let result =
+                    tokio::task::spawn_blocking(move || run_scenario(&kind, &twin, &params))
+                        .await
+                        .map_err(|e| Error::Twin(e.to_string()))??;
+                Ok::<_, Error>(result)
+            }
+            .await;
+            if flag.load(Ordering::Relaxed) {
+                return;
+            }
+            let u = match outcome {
+                Ok(r) => upd(RunStatus::Succeeded, Some(1.0), Some(r), None),
+                Err(e) => upd(RunStatus::Failed, None, None, Some(e.to_string())),
+            };
+            if let Err(e) = store.update_run(id, u).await {
+                tracing::warn!(run = id, error = %e, "could not record a run's end");
+            }
+        });
+    }
+}
+
+fn run_scenario(
+    kind: &str,
+    twin: &Twin,
+    params: &serde_json::Value,
+) -> Result<serde_json::Value, Error> {
+    let net = doppel_sim::compile::compile(twin).map_err(|e| Error::Twin(e.to_string()))?;
+    let f = |k: &str, d: f64| {
+        params
+            .get(k)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(d)
+    };
+    let json = |r: serde_json::Result<serde_json::Value>| r.map_err(|e| Error::Twin(e.to_string()));
+    match kind {
+        "estimate" => {
+            let e = doppel_sim::analytic::estimate(&net).map_err(|e| Error::Twin(e.to_string()))?;
+            json(serde_json::to_value(&e))
+        }
+        _ => {
+            let cfg = doppel_sim::SimConfig {
+                duration: f("duration", 120.0),
+                warmup: f("warmup", 10.0),
+                seed: f("seed", 1.0) as u64,
+                replications: f("replications", 1.0).clamp(1.0, 64.0) as u32,
+            };
+            let r = doppel_sim::simulate(&net, &cfg).map_err(|e| Error::BadInput(e.to_string()))?;
+            json(serde_json::to_value(&r))
+        }
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes (background tasks must have been
+/// started with [`App::spawn_tasks`]).
+pub async fn serve(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let intake_audit = Arc::new(http::IntakeAudit::default());
+    {
+        let (app, ia) = (Arc::clone(&app), Arc::clone(&intake_audit));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                ia.flush(&app).await;
+            }
+        });
+    }
+    let router = http::router(app, intake_audit);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Applies one logged record to the aggregator.
+pub fn apply_record(agg: &mut Aggregator, kind: u8, payload: &[u8]) -> Result<(), Error> {
+    let (t, body) = payload
+        .split_first_chunk::<8>()
+        .ok_or_else(|| Error::BadInput("short record".into()))?;
+    let now = i64::from_le_bytes(*t);
+    let bad = |e: String| Error::BadInput(e);
+    match kind {
+        record::REMOTE_WRITE => {
+            let raw = ingest::remote_write::decompress(body).map_err(|e| bad(e.to_string()))?;
+            ingest::apply_remote_write(agg, &raw).map_err(|e| bad(e.to_string()))?;
+        }
+        record::DATADOG => {
+            ingest::formats::apply_datadog(agg, body).map_err(|e| bad(e.to_string()))?;
+        }
+        record::SPLUNK => {
+            ingest::formats::apply_splunk(agg, body, now).map_err(|e| bad(e.to_string()))?;
+        }
+        record::BASELINES => {
+            let b: Vec<(u64, i64, f64)> =
+                serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
+            agg.restore_baselines(&b);
+        }
+        _ => return Err(bad(format!("unknown record kind {kind}"))),
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Drift and self-calibration end to end: a synthetic production mirrors the example shop,
+//! then one of its services gets slower. Its metrics go through the real intake (remote write,
+//! write-ahead log, aggregation, store); the twin's drift must rise, recalibration must fire
+//! and record a new twin version with its reason, and drift must fall again.
+
+use std::sync::Arc;
+
+use doppel_server::ingest::remote_write::{compress, encode};
+use doppel_server::synth::Production;
+use doppel_server::{App, Config, DriftConfig, record};
+use doppel_store::sqlite::SqliteStore;
+
+fn shop() -> doppel_model::Twin {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop.yaml");
+    let loaded = doppel_model::load(&[root], |p| std::fs::read(p));
+    assert_eq!(loaded.errors().count(), 0, "{:?}", loaded.diagnostics);
+    loaded.twin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowed_service_drifts_then_recalibration_brings_drift_down() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let twin = shop();
+    let mut cfg = Config::new("unused", dir.path().join("wal"));
+    cfg.drift = DriftConfig {
+        window_s: 60,
+        interval_s: 10,
+        threshold_pct: 20.0,
+        sustain: 3,
+        recalibrate: true,
+    };
+    let store = Arc::new(SqliteStore::open(dir.path().join("d.db")).expect("store"));
+    let (app, token) = App::start_with(cfg, store, Some(twin.clone()))
+        .await
+        .expect("start");
+    assert!(token.is_some());
+    let mut prod = Production::new(&twin).expect("production");
+
+    let t0: i64 = 1_700_000_000_000;
+    let slow_at = 200;
+    let mut before = Vec::new(); // recommendations' drift while production matches the twin
+    let mut peak: f64 = 0.0;
+    let mut last = f64::NAN;
+    for s in 1..=720i64 {
+        if s == slow_at {
+            prod.set_slowdown("recommendations", 2.0)
+                .expect("slow down");
+        }
+        let t = t0 + s * 1000;
+        let batch = prod.tick(t, 1.0, 1.0).expect("tick");
+        let body = compress(&encode(&batch));
+        app.ingest(record::REMOTE_WRITE, &body, t)
+            .await
+            .expect("ingest");
+        if s % 10 == 0 {
+            app.checkpoint().await.expect("checkpoint");
+            let d = app.drift_tick(t).await.expect("drift");
+            let rec = d.iter().find(|x| x.record.service == "recommendations");
+            if let Some(r) = rec {
+                let m = r.record.mape;
+                if s >= 80 && s < slow_at {
+                    before.push(m);
+                }
+                if s > slow_at {
+                    peak = peak.max(m);
+                }
+                last = m;
+            }
+        }
+    }
+    let state = app.drift_state();
+    // While production behaves as modelled, prediction at the observed rates is exact.
+    assert!(!before.is_empty());
+    assert!(before.iter().all(|m| *m < 2.0), "drift before: {before:?}");
+    // The slowdown shows as drift well over the 20% threshold...
+    assert!(peak > 30.0, "peak drift {peak}");
+    // ...recalibration fires and records why...
+    assert!(state.recalibrations >= 1);
+    let hist = app.store.twin_history(10).await.expect("history");
+    let recal = hist
+        .iter()
+        .find(|m| m.author == "doppel")
+        .expect("a recalibrated version");
+    assert!(recal.reason.contains("recommendations"), "{}", recal.reason);
+    assert!(recal.reason.contains("utilization law"), "{}", recal.reason);
+    // ...and the recalibrated twin follows production again.
+    assert!(last < 5.0, "drift at the end {last}; {state:?}");
+    // The recalibrated service time is about twice the modelled one.
+    let cur = app.current();
+    let mean = |t: &doppel_model::Twin| match &t.services["recommendations"].endpoints["for_user"]
+        .service_time
+    {
+        doppel_model::Distribution::Lognormal { mean, .. }
+        | doppel_model::Distribution::Exponential { mean } => mean.as_secs_f64(),
+        other => panic!("unexpected distribution {other:?}"),
+    };
+    let ratio = mean(&cur.twin) / mean(&twin);
+    assert!((ratio - 2.0).abs() < 0.2, "service time ratio {ratio}");
+    // Drift history was recorded for every evaluation.
+    let hist = app
+        .store
+        .drift(Some("recommendations"), 0, 10_000)
+        .await
+        .expect("drift history");
+    assert!(hist.len() >= 60, "{}", hist.len());
+}
