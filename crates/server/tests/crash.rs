@@ -65,14 +65,26 @@ fn child_server() {
     });
 }
 
-fn start(dir: &Path) -> (Child, u16) {
+/// The server process; killed (SIGKILL) and reaped when dropped, even if the test panics.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(dir: &Path) -> (Server, u16) {
     let _ = std::fs::remove_file(dir.join("port"));
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_server", "--nocapture"])
-        .env("DOPPEL_CRASH_CHILD", dir)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = Server(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--ignored", "--exact", "child_server", "--nocapture"])
+            .env("DOPPEL_CRASH_CHILD", dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let t0 = Instant::now();
     loop {
         if let Ok(p) = std::fs::read_to_string(dir.join("port")) {
@@ -136,7 +148,7 @@ fn write_request(value: f64, t_ms: i64) -> Vec<u8> {
 #[test]
 fn restart_after_kill_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, port) = start(dir.path());
+    let (child, port) = start(dir.path());
     let token = std::fs::read_to_string(dir.path().join("token")).unwrap();
 
     // A counter rising by 7 per request, 100 ms apart in sample time; kill -9 right after an
@@ -159,11 +171,10 @@ fn restart_after_kill_loses_nothing_acknowledged() {
             break;
         }
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    drop(child); // SIGKILL
     assert!(acked >= 20, "only {acked} requests in time");
 
-    let (mut child, port) = start(dir.path());
+    let (child, port) = start(dir.path());
     let (status, body) = http(
         port,
         "GET",
@@ -172,8 +183,7 @@ fn restart_after_kill_loses_nothing_acknowledged() {
         b"",
     );
     let (_, versions) = http(port, "GET", "/api/twin/versions", &token, b"");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let total: f64 = v["points"]
