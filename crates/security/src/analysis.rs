@@ -49,8 +49,18 @@ pub fn target_facts(twin: &Twin, target: &str) -> Result<Vec<Fact>, QueryError> 
     };
     match &peer {
         Peer::Tag(t) => {
-            out.extend(twin.hosts.iter().filter(|(_, h)| h.tags.contains(t)).map(|(n, _)| host(n)));
-            out.extend(twin.services.iter().filter(|(_, s)| s.tags.contains(t)).map(|(n, _)| svc(n)));
+            out.extend(
+                twin.hosts
+                    .iter()
+                    .filter(|(_, h)| h.tags.contains(t))
+                    .map(|(n, _)| host(n)),
+            );
+            out.extend(
+                twin.services
+                    .iter()
+                    .filter(|(_, s)| s.tags.contains(t))
+                    .map(|(n, _)| svc(n)),
+            );
         }
         Peer::Entity(id) if id.kind == Kind::Host && twin.hosts.contains_key(&id.name) => {
             out.push(host(&id.name));
@@ -189,11 +199,18 @@ fn paths_of(twin: &Twin, overlay: &Overlay, starts: &[Start], goals: &[Fact], ca
         let mut found: Vec<(BTreeSet<usize>, AttackPath)> = proofs
             .iter()
             .map(|proof| {
-                let facts = proof.iter().flat_map(|a| p.actions[*a].add.iter().copied()).collect();
+                let facts = proof
+                    .iter()
+                    .flat_map(|a| p.actions[*a].add.iter().copied())
+                    .collect();
                 (facts, to_path(&p, proof, &entity))
             })
             .collect();
-        found.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(b.1.probability.total_cmp(&a.1.probability)));
+        found.sort_by(|a, b| {
+            a.0.len()
+                .cmp(&b.0.len())
+                .then(b.1.probability.total_cmp(&a.1.probability))
+        });
         let mut kept: Vec<(BTreeSet<usize>, AttackPath)> = Vec::new();
         for (facts, path) in found {
             if kept.iter().any(|(k, _)| k.is_subset(&facts)) {
@@ -265,7 +282,11 @@ pub fn attack(
     let base = Overlay::default();
     let before = paths_of(twin, &base, starts, &goals, cap);
     let n = before.paths.len();
-    let candidates: BTreeSet<Fix> = before.paths.iter().flat_map(|p| p.fixes.iter().cloned()).collect();
+    let candidates: BTreeSet<Fix> = before
+        .paths
+        .iter()
+        .flat_map(|p| p.fixes.iter().cloned())
+        .collect();
     let evaluate = |overlay: &Overlay, fix: &Fix, paths_now: usize| {
         let mut o = overlay.clone();
         fix.apply(&mut o);
@@ -284,12 +305,17 @@ pub fn attack(
         v.sort_by(|a, b| {
             (b.paths_cut as f64 / b.cost)
                 .total_cmp(&(a.paths_cut as f64 / a.cost))
-                .then(a.targets_still_reachable.len().cmp(&b.targets_still_reachable.len()))
+                .then(
+                    a.targets_still_reachable
+                        .len()
+                        .cmp(&b.targets_still_reachable.len()),
+                )
                 .then(a.cost.total_cmp(&b.cost))
                 .then(a.action.cmp(&b.action))
         });
     };
-    let mut mitigations: Vec<Mitigation> = candidates.iter().map(|f| evaluate(&base, f, n)).collect();
+    let mut mitigations: Vec<Mitigation> =
+        candidates.iter().map(|f| evaluate(&base, f, n)).collect();
     rank(&mut mitigations);
     // Greedy plan: add the best fix given those already chosen, until no path is left.
     let mut fix_plan = Vec::new();
@@ -327,7 +353,11 @@ pub fn attack(
 /// Every flow from `from` to `to` with its verdict: `from` is `internet`, an address,
 /// `host:NAME` or `service:NAME` (each of its hosts); `to` is `host:NAME[:PORT]` or
 /// `service:NAME[:PORT]` (each instance; every listening port when none is given).
-pub fn reach_query(twin: &Twin, from: &str, to: &str) -> Result<Vec<(String, crate::reach::Verdict)>, QueryError> {
+pub fn reach_query(
+    twin: &Twin,
+    from: &str,
+    to: &str,
+) -> Result<Vec<(String, crate::reach::Verdict)>, QueryError> {
     use crate::reach::{Net, Origin, Src, proto_str};
     let overlay = Overlay::default();
     let net = Net::new(twin, &overlay);
@@ -336,7 +366,10 @@ pub fn reach_query(twin: &Twin, from: &str, to: &str) -> Result<Vec<(String, cra
     } else if let Ok(ip) = from.parse() {
         vec![Src::Outside(Origin::Address(ip))]
     } else if let Some(h) = from.strip_prefix("host:") {
-        let (k, _) = twin.hosts.get_key_value(h).ok_or_else(|| QueryError::NoHost(h.to_owned()))?;
+        let (k, _) = twin
+            .hosts
+            .get_key_value(h)
+            .ok_or_else(|| QueryError::NoHost(h.to_owned()))?;
         vec![Src::Host(k.as_str())]
     } else if let Some(s) = from.strip_prefix("service:") {
         let hosts = net.hosts_of(s);
@@ -345,7 +378,10 @@ pub fn reach_query(twin: &Twin, from: &str, to: &str) -> Result<Vec<(String, cra
         }
         hosts.iter().map(|h| Src::Host(h)).collect()
     } else {
-        return Err(QueryError::BadTarget(from.to_owned(), "expected internet, an address, host:NAME or service:NAME".into()));
+        return Err(QueryError::BadTarget(
+            from.to_owned(),
+            "expected internet, an address, host:NAME or service:NAME".into(),
+        ));
     };
     let (what, port) = match to.rsplit_once(':') {
         Some((w, p)) if p.bytes().all(|b| b.is_ascii_digit()) && w.contains(':') => {
@@ -356,7 +392,10 @@ pub fn reach_query(twin: &Twin, from: &str, to: &str) -> Result<Vec<(String, cra
     // (host, port, protocol, service aimed at)
     let mut flows: Vec<(String, u16, doppel_model::Protocol, Option<String>)> = Vec::new();
     let service_ports = |s: &str| -> Vec<(u16, doppel_model::Protocol)> {
-        twin.services.get(s).map(|svc| svc.ports.iter().map(|p| (p.port, p.protocol)).collect()).unwrap_or_default()
+        twin.services
+            .get(s)
+            .map(|svc| svc.ports.iter().map(|p| (p.port, p.protocol)).collect())
+            .unwrap_or_default()
     };
     if let Some(s) = what.strip_prefix("service:") {
         if !twin.services.contains_key(s) {
@@ -377,7 +416,11 @@ pub fn reach_query(twin: &Twin, from: &str, to: &str) -> Result<Vec<(String, cra
         }
         match port {
             Some(p) => {
-                let svc = net.services_on(h).iter().find(|s| service_ports(s).iter().any(|(q, _)| *q == p)).map(|s| (*s).to_owned());
+                let svc = net
+                    .services_on(h)
+                    .iter()
+                    .find(|s| service_ports(s).iter().any(|(q, _)| *q == p))
+                    .map(|s| (*s).to_owned());
                 flows.push((h.to_owned(), p, doppel_model::Protocol::Tcp, svc));
             }
             None => {
@@ -390,13 +433,19 @@ pub fn reach_query(twin: &Twin, from: &str, to: &str) -> Result<Vec<(String, cra
             }
         }
     } else {
-        return Err(QueryError::BadTarget(to.to_owned(), "expected host:NAME[:PORT] or service:NAME[:PORT]".into()));
+        return Err(QueryError::BadTarget(
+            to.to_owned(),
+            "expected host:NAME[:PORT] or service:NAME[:PORT]".into(),
+        ));
     }
     let mut out = Vec::new();
     for src in &sources {
         for (h, p, proto, svc) in &flows {
             let v = net.flow(*src, h, *p, *proto, svc.as_deref());
-            let aim = svc.as_ref().map(|s| format!(" (service {s})")).unwrap_or_default();
+            let aim = svc
+                .as_ref()
+                .map(|s| format!(" (service {s})"))
+                .unwrap_or_default();
             out.push((format!("{src} -> {h}:{p}/{}{aim}", proto_str(*proto)), v));
         }
     }
@@ -443,7 +492,8 @@ pub fn blast_radius(twin: &Twin, host: &str) -> Result<BlastRadius, QueryError> 
         credentials: Vec::new(),
         value_at_risk: 0.0,
     };
-    let value = |sec: Option<&doppel_model::SecurityFacts>| sec.and_then(|s| s.value).unwrap_or(0.0);
+    let value =
+        |sec: Option<&doppel_model::SecurityFacts>| sec.and_then(|s| s.value).unwrap_or(0.0);
     let mut hosts_hit = BTreeSet::new();
     for (id, ok) in reached.iter().enumerate() {
         if !ok {
@@ -462,7 +512,11 @@ pub fn blast_radius(twin: &Twin, host: &str) -> Result<BlastRadius, QueryError> 
             _ => {}
         }
     }
-    out.user = hosts_hit.iter().filter(|h| !out.root.contains(h)).cloned().collect();
+    out.user = hosts_hit
+        .iter()
+        .filter(|h| !out.root.contains(h))
+        .cloned()
+        .collect();
     out.root.sort();
     out.data.sort();
     out.credentials.sort();
@@ -490,19 +544,35 @@ pub fn render_text(r: &AttackReport) -> String {
     let _ = writeln!(
         s,
         "reachable targets: {}",
-        if r.reachable_targets.is_empty() { "none".to_owned() } else { r.reachable_targets.join(", ") }
+        if r.reachable_targets.is_empty() {
+            "none".to_owned()
+        } else {
+            r.reachable_targets.join(", ")
+        }
     );
     if !r.unreachable_targets.is_empty() {
-        let _ = writeln!(s, "unreachable targets: {}", r.unreachable_targets.join(", "));
+        let _ = writeln!(
+            s,
+            "unreachable targets: {}",
+            r.unreachable_targets.join(", ")
+        );
     }
     let _ = writeln!(
         s,
         "{} minimal path(s){}",
         r.paths.len(),
-        if r.paths_truncated { " (enumeration capped)" } else { "" }
+        if r.paths_truncated {
+            " (enumeration capped)"
+        } else {
+            ""
+        }
     );
     for (i, p) in r.paths.iter().enumerate() {
-        let mark = if Some(i) == r.most_likely { " (most likely)" } else { "" };
+        let mark = if Some(i) == r.most_likely {
+            " (most likely)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             s,
             "\npath {} to {}: p = {:.3}, {} attack steps{mark}",
@@ -512,7 +582,9 @@ pub fn render_text(r: &AttackReport) -> String {
             p.attack_steps
         );
         for st in &p.steps {
-            let tech = st.technique.map_or_else(|| st.name.to_owned(), |t| format!("{t} {}", st.name));
+            let tech = st
+                .technique
+                .map_or_else(|| st.name.to_owned(), |t| format!("{t} {}", st.name));
             let _ = writeln!(s, "  - [{tech}] {} => {}", st.via, st.gives);
             if st.probability < 1.0 {
                 let _ = writeln!(s, "      p = {:.3}", st.probability);
@@ -529,7 +601,11 @@ pub fn render_text(r: &AttackReport) -> String {
                 m.cost,
                 m.paths_cut,
                 r.paths.len(),
-                if m.targets_still_reachable.is_empty() { "none".to_owned() } else { m.targets_still_reachable.join(", ") }
+                if m.targets_still_reachable.is_empty() {
+                    "none".to_owned()
+                } else {
+                    m.targets_still_reachable.join(", ")
+                }
             );
         }
     }
@@ -537,7 +613,13 @@ pub fn render_text(r: &AttackReport) -> String {
         let total: f64 = r.fix_plan.iter().map(|m| m.cost).sum();
         let _ = writeln!(s, "\nfix plan (cost {total}):");
         for (i, m) in r.fix_plan.iter().enumerate() {
-            let _ = writeln!(s, "  {}. {} -> {} path(s) left", i + 1, m.action, m.paths_left);
+            let _ = writeln!(
+                s,
+                "  {}. {} -> {} path(s) left",
+                i + 1,
+                m.action,
+                m.paths_left
+            );
         }
     }
     s
@@ -563,7 +645,11 @@ pub fn render_dot(r: &AttackReport) -> String {
             n == &format!("data of {}", t.trim_start_matches("service:"))
                 || n == &format!("user on {}", t.trim_start_matches("host:"))
         });
-        let style = if target { " style=filled fillcolor=\"#f4cccc\"" } else { "" };
+        let style = if target {
+            " style=filled fillcolor=\"#f4cccc\""
+        } else {
+            ""
+        };
         let _ = writeln!(s, "  {n:?} [label={n:?}{style}];");
     }
     for (a, b, l) in &edges {

@@ -335,7 +335,11 @@ impl<'n, 't> Builder<'n, 't> {
         a
     }
 
-    fn vulns_of<'a>(&'a self, sec: Option<&'a doppel_model::SecurityFacts>, entity: &'a str) -> impl Iterator<Item = VulnInfo> + 'a {
+    fn vulns_of<'a>(
+        &'a self,
+        sec: Option<&'a doppel_model::SecurityFacts>,
+        entity: &'a str,
+    ) -> impl Iterator<Item = VulnInfo> + 'a {
         sec.into_iter()
             .flat_map(|s| s.vulnerabilities.iter())
             .filter(move |v| {
@@ -358,7 +362,12 @@ impl<'n, 't> Builder<'n, 't> {
                 && let Some(sec) = &svc.security
             {
                 ports.extend(sec.exposed.iter().map(|e| (e.port, e.protocol)));
-                ports.extend(sec.vulnerabilities.iter().filter_map(|v| v.port).map(|p| (p, Protocol::Tcp)));
+                ports.extend(
+                    sec.vulnerabilities
+                        .iter()
+                        .filter_map(|v| v.port)
+                        .map(|p| (p, Protocol::Tcp)),
+                );
             }
             ports.dedup();
             for h in self.net.hosts_of(sname) {
@@ -375,7 +384,10 @@ impl<'n, 't> Builder<'n, 't> {
         }
         for (hname, host) in &twin.hosts {
             let entity = format!("host:{hname}");
-            for v in self.vulns_of(host.security.as_ref(), &entity).collect::<Vec<_>>() {
+            for v in self
+                .vulns_of(host.security.as_ref(), &entity)
+                .collect::<Vec<_>>()
+            {
                 let Some(port) = v.port else { continue };
                 if !v.remote || v.needs_privileges || !(v.exec || v.data) {
                     continue;
@@ -403,7 +415,11 @@ impl<'n, 't> Builder<'n, 't> {
             if self.net.overlay().rotated.contains(cname) {
                 continue;
             }
-            let peers: Vec<Peer> = cred.unlocks.iter().filter_map(|p| Peer::parse(p).ok()).collect();
+            let peers: Vec<Peer> = cred
+                .unlocks
+                .iter()
+                .filter_map(|p| Peer::parse(p).ok())
+                .collect();
             for (hname, host) in &twin.hosts {
                 let unlocked = peers.iter().any(|p| match p {
                     Peer::Tag(t) => host.tags.contains(t),
@@ -460,13 +476,19 @@ impl<'n, 't> Builder<'n, 't> {
 
     fn on_new(&mut self, f: FactId) {
         match self.p.get(f).clone() {
-            Fact::Origin { origin } => self.from_position(f, Src::Outside(origin), &origin.to_string()),
+            Fact::Origin { origin } => {
+                self.at_position(f, Src::Outside(origin), &origin.to_string())
+            }
             Fact::Exec { host, root: false } => {
                 let name = format!("host:{host}");
                 self.local_user(f, &host);
-                let src_host = self.twin().hosts.get_key_value(&host).map(|(k, _)| k.clone());
+                let src_host = self
+                    .twin()
+                    .hosts
+                    .get_key_value(&host)
+                    .map(|(k, _)| k.clone());
                 if let Some(h) = src_host {
-                    self.from_position(f, Src::Host(&h), &name);
+                    self.at_position(f, Src::Host(&h), &name);
                 }
             }
             Fact::Exec { host, root: true } => self.local_root(f, &host),
@@ -477,12 +499,16 @@ impl<'n, 't> Builder<'n, 't> {
     }
 
     /// A new position: evaluate every door from it.
-    fn from_position(&mut self, pos: FactId, src: Src<'_>, src_name: &str) {
+    fn at_position(&mut self, pos: FactId, src: Src<'_>, src_name: &str) {
         for i in 0..self.doors.len() {
             let door = self.doors[i].clone();
-            let v = self
-                .net
-                .flow(src, &door.host, door.port, door.proto, door.service.as_deref());
+            let v = self.net.flow(
+                src,
+                &door.host,
+                door.port,
+                door.proto,
+                door.service.as_deref(),
+            );
             if !v.allowed {
                 continue;
             }
@@ -497,7 +523,11 @@ impl<'n, 't> Builder<'n, 't> {
                 Src::Host(h) => self.twin().hosts.get(h).and_then(|h| h.subnet.clone()),
                 Src::Outside(_) => None,
             };
-            if let Some(sn) = self.twin().hosts.get(&door.host).and_then(|h| h.subnet.clone())
+            if let Some(sn) = self
+                .twin()
+                .hosts
+                .get(&door.host)
+                .and_then(|h| h.subnet.clone())
                 && src_subnet.as_ref() != Some(&sn)
             {
                 fixes.push(Fix::Isolate { subnet: sn });
@@ -574,8 +604,16 @@ impl<'n, 't> Builder<'n, 't> {
                 root: false,
             }]
         } else {
-            let services: Vec<String> = self.net.services_on(host).iter().map(|s| (*s).to_owned()).collect();
-            services.into_iter().map(|service| Fact::Data { service }).collect()
+            let services: Vec<String> = self
+                .net
+                .services_on(host)
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+            services
+                .into_iter()
+                .map(|service| Fact::Data { service })
+                .collect()
         };
         if add.is_empty() {
             return;
@@ -611,10 +649,19 @@ impl<'n, 't> Builder<'n, 't> {
             }
         }
         for t in callees {
-            if twin.services.get(&t).is_none_or(|s| s.kind == ServiceKind::External) {
+            if twin
+                .services
+                .get(&t)
+                .is_none_or(|s| s.kind == ServiceKind::External)
+            {
                 continue;
             }
-            let host = self.net.hosts_of(&t).first().map(|h| (*h).to_owned()).unwrap_or_default();
+            let host = self
+                .net
+                .hosts_of(&t)
+                .first()
+                .map(|h| (*h).to_owned())
+                .unwrap_or_default();
             self.derive(
                 vec![f],
                 vec![Fact::Input { service: t.clone() }],
@@ -644,7 +691,12 @@ impl<'n, 't> Builder<'n, 't> {
             .vulns_of(svc.security.as_ref(), &entity)
             .filter(|v| v.remote && !v.needs_privileges && (v.exec || v.data))
             .collect();
-        let hosts: Vec<String> = self.net.hosts_of(service).iter().map(|h| (*h).to_owned()).collect();
+        let hosts: Vec<String> = self
+            .net
+            .hosts_of(service)
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
         for v in &vulns {
             for h in &hosts {
                 if v.exec {
@@ -657,7 +709,11 @@ impl<'n, 't> Builder<'n, 't> {
                         }],
                         Step {
                             host: h.clone(),
-                            technique: Some(if exposed_to_internet { "T1190" } else { "T1210" }),
+                            technique: Some(if exposed_to_internet {
+                                "T1190"
+                            } else {
+                                "T1210"
+                            }),
                             name: "Exploit for data disclosure",
                             via: format!("{} on {entity}", v.cve),
                             probability: v.probability,
@@ -681,11 +737,19 @@ impl<'n, 't> Builder<'n, 't> {
         let mut locals: Vec<VulnInfo> = self
             .vulns_of(h.security.as_ref(), &format!("host:{host}"))
             .collect();
-        let services: Vec<String> = self.net.services_on(host).iter().map(|s| (*s).to_owned()).collect();
+        let services: Vec<String> = self
+            .net
+            .services_on(host)
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
         for s in &services {
             if let Some(svc) = twin.services.get(s) {
                 let entity = format!("service:{s}");
-                locals.extend(self.vulns_of(svc.security.as_ref(), &entity).collect::<Vec<_>>());
+                locals.extend(
+                    self.vulns_of(svc.security.as_ref(), &entity)
+                        .collect::<Vec<_>>(),
+                );
             }
         }
         for v in locals.iter().filter(|v| !v.remote && v.exec) {
@@ -728,11 +792,11 @@ impl<'n, 't> Builder<'n, 't> {
                 },
             );
         }
-        self.steal(f, |stored| {
-            services
-                .iter()
-                .any(|s| stored == format!("service:{s}"))
-        }, host);
+        self.steal(
+            f,
+            |stored| services.iter().any(|s| stored == format!("service:{s}")),
+            host,
+        );
     }
 
     fn local_root(&mut self, f: FactId, host: &str) {
@@ -775,7 +839,9 @@ impl<'n, 't> Builder<'n, 't> {
         for i in 0..self.doors.len() {
             let door = self.doors[i].clone();
             let matches = match &door.kind {
-                DoorKind::Login { cred: c, .. } | DoorKind::CredService { cred: c, .. } => c == cred,
+                DoorKind::Login { cred: c, .. } | DoorKind::CredService { cred: c, .. } => {
+                    c == cred
+                }
                 _ => false,
             };
             if !matches {
@@ -788,7 +854,14 @@ impl<'n, 't> Builder<'n, 't> {
         }
     }
 
-    fn use_cred(&mut self, cred: FactId, pos: FactId, door: &Door, how: String, mut fixes: Vec<Fix>) {
+    fn use_cred(
+        &mut self,
+        cred: FactId,
+        pos: FactId,
+        door: &Door,
+        how: String,
+        mut fixes: Vec<Fix>,
+    ) {
         let (add, technique, name, cname) = match &door.kind {
             DoorKind::Login { cred: c, root } => {
                 let mut add = vec![Fact::Exec {
@@ -821,7 +894,12 @@ impl<'n, 't> Builder<'n, 't> {
             ),
             _ => return,
         };
-        fixes.insert(0, Fix::Rotate { credential: cname.clone() });
+        fixes.insert(
+            0,
+            Fix::Rotate {
+                credential: cname.clone(),
+            },
+        );
         self.derive(
             vec![pos, cred],
             add,

@@ -204,7 +204,9 @@ fn strings(y: &YamlOwned, path: &str) -> Result<Vec<String>, NasimError> {
         YamlOwned::Sequence(s) => s
             .iter()
             .enumerate()
-            .map(|(i, v)| scalar_str(v).ok_or_else(|| err(format!("{path}[{i}]"), "expected a name")))
+            .map(|(i, v)| {
+                scalar_str(v).ok_or_else(|| err(format!("{path}[{i}]"), "expected a name"))
+            })
             .collect(),
         YamlOwned::Value(ScalarOwned::Null) => Ok(Vec::new()),
         _ => Err(err(path, "expected a list")),
@@ -224,13 +226,19 @@ fn techniques(doc: &YamlOwned, section: &str, needs: &str) -> Result<Vec<Techniq
     let mut out = Vec::new();
     for (name, t) in entries(get(doc, section, "(document)")?, section)? {
         let path = format!("{section}.{name}");
-        let needs_v = scalar_str(get(t, needs, &path)?).ok_or_else(|| err(format!("{path}.{needs}"), "expected a name"))?;
+        let needs_v = scalar_str(get(t, needs, &path)?)
+            .ok_or_else(|| err(format!("{path}.{needs}"), "expected a name"))?;
         let os = scalar_str(get(t, "os", &path)?).filter(|o| o != "None");
         let access = scalar_str(get(t, "access", &path)?).unwrap_or_default();
         let root = match access.as_str() {
             "root" => true,
             "user" => false,
-            other => return Err(err(format!("{path}.access"), format!("expected `user` or `root`, found `{other}`"))),
+            other => {
+                return Err(err(
+                    format!("{path}.access"),
+                    format!("expected `user` or `root`, found `{other}`"),
+                ));
+            }
         };
         let prob = number(t, "prob", &path)?;
         if prob > 1.0 {
@@ -251,7 +259,9 @@ fn techniques(doc: &YamlOwned, section: &str, needs: &str) -> Result<Vec<Techniq
 /// Reads a scenario (and the optimal path stated in its header comments, if any).
 pub fn parse(text: &str) -> Result<Scenario, NasimError> {
     let docs = YamlOwned::load_from_str(text).map_err(|e| NasimError::Yaml(e.to_string()))?;
-    let doc = docs.first().ok_or_else(|| NasimError::Yaml("empty document".into()))?;
+    let doc = docs
+        .first()
+        .ok_or_else(|| NasimError::Yaml("empty document".into()))?;
     let subnets: Vec<usize> = match get(doc, "subnets", "(document)")? {
         YamlOwned::Sequence(s) => s
             .iter()
@@ -271,33 +281,60 @@ pub fn parse(text: &str) -> Result<Scenario, NasimError> {
             .iter()
             .enumerate()
             .map(|(i, r)| match r {
-                YamlOwned::Sequence(c) if c.len() == n => Ok(c.iter().map(|v| num(v) == Some(1.0)).collect()),
-                _ => Err(err(format!("topology[{i}]"), format!("expected a row of {n} 0/1 values"))),
+                YamlOwned::Sequence(c) if c.len() == n => {
+                    Ok(c.iter().map(|v| num(v) == Some(1.0)).collect())
+                }
+                _ => Err(err(
+                    format!("topology[{i}]"),
+                    format!("expected a row of {n} 0/1 values"),
+                )),
             })
             .collect::<Result<_, _>>()?,
-        _ => return Err(err("topology", format!("expected {n} rows (the internet and {} subnets)", n - 1))),
+        _ => {
+            return Err(err(
+                "topology",
+                format!("expected {n} rows (the internet and {} subnets)", n - 1),
+            ));
+        }
     };
     let mut firewall = BTreeMap::new();
     for (k, v) in entries(get(doc, "firewall", "(document)")?, "firewall")? {
-        let a = key_addr(&k).ok_or_else(|| err(format!("firewall.{k}"), "expected a key `(FROM, TO)`"))?;
+        let a = key_addr(&k)
+            .ok_or_else(|| err(format!("firewall.{k}"), "expected a key `(FROM, TO)`"))?;
         firewall.insert(a, strings(v, &format!("firewall.{k}"))?);
     }
     let mut sensitive = BTreeMap::new();
-    for (k, v) in entries(get(doc, "sensitive_hosts", "(document)")?, "sensitive_hosts")? {
-        let a = key_addr(&k).ok_or_else(|| err(format!("sensitive_hosts.{k}"), "expected an address `(SUBNET, HOST)`"))?;
-        sensitive.insert(a, num(v).ok_or_else(|| err(format!("sensitive_hosts.{k}"), "expected a value"))?);
+    for (k, v) in entries(
+        get(doc, "sensitive_hosts", "(document)")?,
+        "sensitive_hosts",
+    )? {
+        let a = key_addr(&k).ok_or_else(|| {
+            err(
+                format!("sensitive_hosts.{k}"),
+                "expected an address `(SUBNET, HOST)`",
+            )
+        })?;
+        sensitive.insert(
+            a,
+            num(v).ok_or_else(|| err(format!("sensitive_hosts.{k}"), "expected a value"))?,
+        );
     }
     let mut hosts = Vec::new();
-    for (k, v) in entries(get(doc, "host_configurations", "(document)")?, "host_configurations")? {
+    for (k, v) in entries(
+        get(doc, "host_configurations", "(document)")?,
+        "host_configurations",
+    )? {
         let path = format!("host_configurations.{k}");
-        let addr = key_addr(&k).ok_or_else(|| err(&path, "expected an address `(SUBNET, HOST)`"))?;
+        let addr =
+            key_addr(&k).ok_or_else(|| err(&path, "expected an address `(SUBNET, HOST)`"))?;
         if addr.0 == 0 || addr.0 > subnets.len() || addr.1 >= subnets[addr.0 - 1] {
             return Err(err(&path, "no such host in `subnets`"));
         }
         let mut deny = BTreeMap::new();
         if let Ok(fw) = get(v, "firewall", &path) {
             for (src, list) in entries(fw, &format!("{path}.firewall"))? {
-                let a = key_addr(&src).ok_or_else(|| err(format!("{path}.firewall.{src}"), "expected an address"))?;
+                let a = key_addr(&src)
+                    .ok_or_else(|| err(format!("{path}.firewall.{src}"), "expected an address"))?;
                 deny.insert(a, strings(list, &format!("{path}.firewall.{src}"))?);
             }
         }
@@ -381,7 +418,11 @@ pub struct NasimProblem {
 
 impl Scenario {
     fn connected(&self, a: usize, b: usize) -> bool {
-        self.topology.get(a).and_then(|r| r.get(b)).copied().unwrap_or(false)
+        self.topology
+            .get(a)
+            .and_then(|r| r.get(b))
+            .copied()
+            .unwrap_or(false)
     }
 
     fn public(&self, subnet: usize) -> bool {
@@ -391,11 +432,16 @@ impl Scenario {
     fn subnet_traffic(&self, from: usize, to: usize, service: &str) -> bool {
         from == to
             || (self.connected(from, to)
-                && self.firewall.get(&(from, to)).is_some_and(|l| l.iter().any(|s| s == service)))
+                && self
+                    .firewall
+                    .get(&(from, to))
+                    .is_some_and(|l| l.iter().any(|s| s == service)))
     }
 
     fn host_traffic(&self, from: Addr, to: &NasimHost, service: &str) -> bool {
-        !to.deny.get(&from).is_some_and(|l| l.iter().any(|s| s == service))
+        !to.deny
+            .get(&from)
+            .is_some_and(|l| l.iter().any(|s| s == service))
     }
 
     fn services(&self) -> Vec<String> {
@@ -415,7 +461,12 @@ impl Scenario {
         let mut p: Problem<NFact, PathAction> = Problem::default();
         let services = self.services();
         for h in &self.hosts {
-            for f in [NFact::User(h.addr), NFact::Root(h.addr), NFact::Reach(h.addr), NFact::Disc(h.addr)] {
+            for f in [
+                NFact::User(h.addr),
+                NFact::Root(h.addr),
+                NFact::Reach(h.addr),
+                NFact::Disc(h.addr),
+            ] {
                 p.fact(f);
             }
         }
@@ -435,7 +486,8 @@ impl Scenario {
                 }
                 let traffic = p.fact(NFact::Traffic(t.addr, s.clone()));
                 for c in &self.hosts {
-                    let ok = self.subnet_traffic(c.addr.0, ts, s) && self.host_traffic(c.addr, t, s);
+                    let ok =
+                        self.subnet_traffic(c.addr.0, ts, s) && self.host_traffic(c.addr, t, s);
                     if ok && self.public(c.addr.0) && !p.initial.contains(&traffic) {
                         p.initial.push(traffic);
                     }
@@ -478,7 +530,12 @@ impl Scenario {
                     continue;
                 }
                 let add = if e.root { vec![root, user] } else { vec![user] };
-                p.add_action(vec![user], add, e.cost, PathAction::Use(e.name.clone(), t.addr));
+                p.add_action(
+                    vec![user],
+                    add,
+                    e.cost,
+                    PathAction::Use(e.name.clone(), t.addr),
+                );
             }
             let found: Vec<FactId> = self
                 .hosts
@@ -486,7 +543,12 @@ impl Scenario {
                 .filter(|h| self.connected(t.addr.0, h.addr.0))
                 .map(|h| p.fact(NFact::Disc(h.addr)))
                 .collect();
-            p.add_action(vec![user], found, self.subnet_scan_cost, PathAction::SubnetScan(Some(t.addr)));
+            p.add_action(
+                vec![user],
+                found,
+                self.subnet_scan_cost,
+                PathAction::SubnetScan(Some(t.addr)),
+            );
         }
         let goals = self
             .hosts

@@ -194,8 +194,8 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
                 queue.push(f);
             }
         }
-        for a in 0..self.actions.len() {
-            if missing[a] == 0 {
+        for (a, m) in missing.iter().enumerate() {
+            if *m == 0 {
                 fire(a, &mut reached, &mut queue);
             }
         }
@@ -229,7 +229,11 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
         let mut heap = BinaryHeap::new();
         for &f in &self.initial {
             cost[f] = 0.0;
-            heap.push(Node { f: 0.0, g: 0.0, id: f });
+            heap.push(Node {
+                f: 0.0,
+                g: 0.0,
+                id: f,
+            });
         }
         for (a, act) in self.actions.iter().enumerate() {
             if act.pre.is_empty() {
@@ -237,7 +241,11 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
                     if act.cost < cost[q] {
                         cost[q] = act.cost;
                         best[q] = Some(a);
-                        heap.push(Node { f: act.cost, g: 0.0, id: q });
+                        heap.push(Node {
+                            f: act.cost,
+                            g: 0.0,
+                            id: q,
+                        });
                     }
                 }
             }
@@ -255,7 +263,11 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
                         if !done[q] && acc[a] < cost[q] {
                             cost[q] = acc[a];
                             best[q] = Some(a);
-                            heap.push(Node { f: acc[a], g: 0.0, id: q });
+                            heap.push(Node {
+                                f: acc[a],
+                                g: 0.0,
+                                id: q,
+                            });
                         }
                     }
                 }
@@ -307,10 +319,14 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
         let mut missing: Vec<usize> = self.actions.iter().map(|a| a.pre.len()).collect();
         let mut worst: Vec<f64> = vec![0.0; self.actions.len()];
         let mut heap = BinaryHeap::new();
-        for f in 0..n {
+        for (f, c) in cost.iter_mut().enumerate() {
             if has(state, f) {
-                cost[f] = 0.0;
-                heap.push(Node { f: 0.0, g: 0.0, id: f });
+                *c = 0.0;
+                heap.push(Node {
+                    f: 0.0,
+                    g: 0.0,
+                    id: f,
+                });
             }
         }
         for act in &self.actions {
@@ -318,7 +334,11 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
                 for &q in &act.add {
                     if act.cost < cost[q] {
                         cost[q] = act.cost;
-                        heap.push(Node { f: act.cost, g: 0.0, id: q });
+                        heap.push(Node {
+                            f: act.cost,
+                            g: 0.0,
+                            id: q,
+                        });
                     }
                 }
             }
@@ -349,7 +369,11 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
                     for &q in &self.actions[a].add {
                         if v < cost[q] {
                             cost[q] = v;
-                            heap.push(Node { f: v, g: 0.0, id: q });
+                            heap.push(Node {
+                                f: v,
+                                g: 0.0,
+                                id: q,
+                            });
                         }
                     }
                 }
@@ -392,11 +416,16 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
             return Err(PlanError::Unreachable);
         }
         // Node storage: state, g, parent, action.
-        let mut states: Vec<(Bits, f64, usize, Option<ActId>)> = vec![(start.clone(), 0.0, 0, None)];
+        let mut states: Vec<(Bits, f64, usize, Option<ActId>)> =
+            vec![(start.clone(), 0.0, 0, None)];
         let mut best_g: HashMap<Bits, f64> = HashMap::new();
         best_g.insert(start, 0.0);
         let mut open = BinaryHeap::new();
-        open.push(Node { f: h0, g: 0.0, id: 0 });
+        open.push(Node {
+            f: h0,
+            g: 0.0,
+            id: 0,
+        });
         let mut expanded = 0;
         while let Some(Node { g, id, .. }) = open.pop() {
             let (state, sg, _, _) = &states[id];
@@ -533,13 +562,10 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
         }
         let mut left: Vec<ActId> = actions.to_vec();
         let mut out = Vec::new();
-        loop {
-            let Some(pos) = left
-                .iter()
-                .position(|&a| self.actions[a].pre.iter().all(|p| have[*p]))
-            else {
-                break;
-            };
+        while let Some(pos) = left
+            .iter()
+            .position(|&a| self.actions[a].pre.iter().all(|p| have[*p]))
+        {
             let a = left.remove(pos);
             for &q in &self.actions[a].add {
                 have[q] = true;

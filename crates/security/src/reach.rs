@@ -20,7 +20,9 @@
 //!   direction, protocol, port and peer decides, else the group's `default` (deny unless
 //!   stated). A host's groups are its own plus its services'; as with cloud security groups,
 //!   traffic passes when any of them allows it. Egress is checked on the source host's groups,
-//!   ingress on the destination's. A host with no group has no firewall: internal traffic
+//!   ingress on the destination's. A group with no egress rule says nothing about egress (as a
+//!   cloud security group keeps its default allow-all egress rule until egress rules are
+//!   written; `shop-network.yaml` relies on this: only `sg-app` restricts egress). A host with no group has no firewall: internal traffic
 //!   passes, and from outside only what `exposed` lists does (default deny).
 //! - **Network policies** (Kubernetes semantics) apply to flows aimed at a service: once a
 //!   policy with `ingress` selects the service, only flows some selecting policy's rule allows
@@ -239,7 +241,10 @@ impl<'t> Net<'t> {
                     Peer::Tag(t) => {
                         h.tags.contains(t)
                             || services.iter().any(|s| {
-                                self.twin.services.get(*s).is_some_and(|s| s.tags.contains(t))
+                                self.twin
+                                    .services
+                                    .get(*s)
+                                    .is_some_and(|s| s.tags.contains(t))
                             })
                     }
                     Peer::Entity(id) => self.entity_matches(id, name, h, services),
@@ -258,12 +263,13 @@ impl<'t> Net<'t> {
             Kind::Zone => h.zone.as_deref() == Some(n),
             Kind::Cluster => h.cluster.as_deref() == Some(n),
             Kind::Network => self.network_of(h) == Some(n),
-            Kind::Region => h
-                .zone
-                .as_deref()
-                .and_then(|z| self.twin.zones.get(z))
-                .and_then(|z| z.region.as_deref())
-                == Some(n),
+            Kind::Region => {
+                h.zone
+                    .as_deref()
+                    .and_then(|z| self.twin.zones.get(z))
+                    .and_then(|z| z.region.as_deref())
+                    == Some(n)
+            }
             Kind::Instance => self
                 .instances_on
                 .get(name)
@@ -284,12 +290,15 @@ impl<'t> Net<'t> {
         let Some(svc) = self.twin.services.get(service) else {
             return false;
         };
-        applies_to.iter().filter_map(|p| Peer::parse(p).ok()).any(|p| match p {
-            Peer::Any => true,
-            Peer::Tag(t) => svc.tags.contains(&t),
-            Peer::Entity(id) => id.kind == Kind::Service && id.name == service,
-            _ => false,
-        })
+        applies_to
+            .iter()
+            .filter_map(|p| Peer::parse(p).ok())
+            .any(|p| match p {
+                Peer::Any => true,
+                Peer::Tag(t) => svc.tags.contains(&t),
+                Peer::Entity(id) => id.kind == Kind::Service && id.name == service,
+                _ => false,
+            })
     }
 
     /// Evaluates one side's security groups. `who` is the peer the rules look at.
@@ -310,10 +319,17 @@ impl<'t> Net<'t> {
             Direction::Egress => "egress",
         };
         let mut first_deny: Option<Reason> = None;
+        let mut said = false;
         for g in groups {
             let Some(sg) = self.twin.security_groups.get(g) else {
                 continue;
             };
+            if direction == Direction::Egress
+                && !sg.rules.iter().any(|r| r.direction == Direction::Egress)
+            {
+                continue;
+            }
+            said = true;
             let mut decided = None;
             for (i, rule) in sg.rules.iter().enumerate() {
                 if self.overlay.closed_rules.contains(&(g.to_owned(), i))
@@ -346,6 +362,9 @@ impl<'t> Net<'t> {
             }
             first_deny.get_or_insert(reason);
         }
+        if !said {
+            return None;
+        }
         first_deny
     }
 
@@ -367,7 +386,14 @@ impl<'t> Net<'t> {
                 .find(|e| {
                     e.port == port && proto_matches(e.protocol, proto) && self.any_peer(&e.to, who)
                 })
-                .map(|e| format!("{owner} exposes {}/{} to {}", e.port, proto_str(proto), e.to.join(", ")))
+                .map(|e| {
+                    format!(
+                        "{owner} exposes {}/{} to {}",
+                        e.port,
+                        proto_str(proto),
+                        e.to.join(", ")
+                    )
+                })
         })
     }
 
@@ -414,7 +440,9 @@ impl<'t> Net<'t> {
             && self.overlay.isolated_subnets.contains(sn)
         {
             let same = match src {
-                Src::Host(s) => self.twin.hosts.get(s).and_then(|h| h.subnet.as_deref()) == Some(sn),
+                Src::Host(s) => {
+                    self.twin.hosts.get(s).and_then(|h| h.subnet.as_deref()) == Some(sn)
+                }
                 Src::Outside(_) => false,
             };
             if !same {
@@ -525,7 +553,9 @@ impl<'t> Net<'t> {
                         return deny(
                             reasons,
                             "ingress",
-                            format!("host {dst} has no security group and nothing exposes port {port} to {src} (default deny)"),
+                            format!(
+                                "host {dst} has no security group and nothing exposes port {port} to {src} (default deny)"
+                            ),
                         );
                     }
                 },
@@ -568,7 +598,13 @@ impl<'t> Net<'t> {
             && self.any_peer(&rule.peers, who)
     }
 
-    fn ingress_policies(&self, svc: &str, src: Src<'_>, port: u16, proto: Protocol) -> Option<Reason> {
+    fn ingress_policies(
+        &self,
+        svc: &str,
+        src: Src<'_>,
+        port: u16,
+        proto: Protocol,
+    ) -> Option<Reason> {
         let mut selecting = Vec::new();
         for (name, pol) in &self.twin.network_policies {
             let Some(rules) = &pol.ingress else { continue };
@@ -583,7 +619,9 @@ impl<'t> Net<'t> {
                 return Some(Reason {
                     check: "policy",
                     pass: true,
-                    detail: format!("network policy {name} ingress[{i}] allows it into service {svc}"),
+                    detail: format!(
+                        "network policy {name} ingress[{i}] allows it into service {svc}"
+                    ),
                     rule: None,
                 });
             }
@@ -621,7 +659,9 @@ impl<'t> Net<'t> {
                     return Some(Reason {
                         check: "policy",
                         pass: true,
-                        detail: format!("network policy {name} egress[{i}] allows it out of service {s}"),
+                        detail: format!(
+                            "network policy {name} egress[{i}] allows it out of service {s}"
+                        ),
                         rule: None,
                     });
                 }
@@ -677,7 +717,9 @@ fn is_public(a: IpAddr) -> bool {
                 || (v.octets()[0] == 100 && (v.octets()[1] & 0xc0) == 64))
         }
         IpAddr::V6(v) => {
-            !(v.is_loopback() || v.is_unspecified() || (v.segments()[0] & 0xfe00) == 0xfc00
+            !(v.is_loopback()
+                || v.is_unspecified()
+                || (v.segments()[0] & 0xfe00) == 0xfc00
                 || (v.segments()[0] & 0xffc0) == 0xfe80)
         }
     }

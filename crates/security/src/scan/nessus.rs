@@ -56,9 +56,9 @@ fn read_host(cx: &mut Cx<'_, '_>, host: roxmltree::Node<'_, '_>) {
             return;
         }
     };
-    let fqdn = tag("host-fqdn").map(|(_, t)| t).or_else(|| {
-        (name != addr_text && !name.is_empty()).then(|| name.clone())
-    });
+    let fqdn = tag("host-fqdn")
+        .map(|(_, t)| t)
+        .or_else(|| (name != addr_text && !name.is_empty()).then(|| name.clone()));
     let mut items = Vec::new();
     for item in children(host, "ReportItem") {
         let port_text = item.attribute("port").unwrap_or("0");
@@ -100,7 +100,9 @@ fn read_host(cx: &mut Cx<'_, '_>, host: roxmltree::Node<'_, '_>) {
         let score = child_text(item, "cvss3_base_score")
             .or_else(|| child_text(item, "cvss_base_score"))
             .and_then(|s| s.parse::<f64>().ok());
-        let svc = item.attribute("svc_name").filter(|s| !s.is_empty() && *s != "general");
+        let svc = item
+            .attribute("svc_name")
+            .filter(|s| !s.is_empty() && *s != "general");
         items.push((
             port,
             protocol.clone(),

@@ -26,9 +26,8 @@ pub fn read(cx: &mut Cx<'_, '_>) {
 }
 
 fn read_host(cx: &mut Cx<'_, '_>, host: roxmltree::Node<'_, '_>) {
-    let addr = children(host, "address").find(|a| {
-        matches!(a.attribute("addrtype"), Some("ipv4" | "ipv6") | None)
-    });
+    let addr = children(host, "address")
+        .find(|a| matches!(a.attribute("addrtype"), Some("ipv4" | "ipv6") | None));
     let Some(addr) = addr else {
         cx.diag(
             host,

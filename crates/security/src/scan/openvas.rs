@@ -27,7 +27,8 @@ pub fn read(cx: &mut Cx<'_, '_>) {
         .filter(|n| {
             n.is_element()
                 && n.tag_name().name() == "results"
-                && n.parent_element().is_some_and(|p| p.tag_name().name() == "report")
+                && n.parent_element()
+                    .is_some_and(|p| p.tag_name().name() == "report")
         })
         .flat_map(|r| children(r, "result").collect::<Vec<_>>())
         .collect();
@@ -97,7 +98,11 @@ fn read_result(cx: &mut Cx<'_, '_>, result: roxmltree::Node<'_, '_>) {
                         cves.push(t);
                     }
                 } else {
-                    cx.diag(r, ScanSeverity::Warning, format!("`{t}` is not a CVE id; ignored"));
+                    cx.diag(
+                        r,
+                        ScanSeverity::Warning,
+                        format!("`{t}` is not a CVE id; ignored"),
+                    );
                 }
             }
         }
