@@ -1,7 +1,7 @@
 //! Doppel's security analyses over a twin: which flows the firewalls allow ([`reach`]), the
 //! logical attack graph built from exposure, vulnerabilities, reachability and credentials
 //! ([`graph`]), attack paths, the most likely one and blast radius ([`analysis`]), the fixes
-//! that cut most risk ([`analysis::mitigations`]), importers for vulnerability scans
+//! that cut most risk ([`analysis::attack`]), importers for vulnerability scans
 //! ([`scan`]) and NASim scenarios as a correctness benchmark ([`nasim`]).
 //!
 //! The library does no IO and never prints: callers hand it a [`doppel_model::Twin`] or the
