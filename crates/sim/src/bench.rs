@@ -57,16 +57,18 @@ pub fn tandem_net(stations: u32, servers: u32, lambda: f64, mu: f64) -> SimNet {
 pub fn tandem(customers: u64, seed: u64) -> BenchResult {
     let net = tandem_net(10, 2, 0.8, 0.5);
     // The network is built above from constants, so preparing it cannot fail.
-    let prepared = Prepared::new(&net).expect("the tandem network is valid");
+    let prepared = Prepared::new(&net, &[]).expect("the tandem network is valid");
     let duration = customers as f64 / 0.8;
     let stats = engine::run_replication(
         &prepared,
+        &crate::plan::Plan::default(),
         RunCfg {
             duration,
             warmup: 0.0,
             seed,
         },
         0,
+        &|_, _| {},
     );
     BenchResult {
         visits: stats.visits,
@@ -262,13 +264,14 @@ pub fn large_net(seed: u64) -> SimNet {
 pub fn large(seed: u64) -> BenchResult {
     let net = large_net(seed);
     // Generated from constants above; validation cannot fail.
-    let prepared = Prepared::new(&net).expect("the generated network is valid");
+    let prepared = Prepared::new(&net, &[]).expect("the generated network is valid");
     let run = RunCfg {
         duration: LARGE_SECONDS,
         warmup: 0.0,
         seed,
     };
-    let stats = engine::run_replication(&prepared, run, 0);
+    let stats =
+        engine::run_replication(&prepared, &crate::plan::Plan::default(), run, 0, &|_, _| {});
     BenchResult {
         visits: stats.visits,
         events: stats.events,
@@ -297,7 +300,7 @@ mod tests {
             .sum();
         assert_eq!(total, LARGE_RATE);
         // Some hosts have more workers than cores, so processor sharing is exercised.
-        let prepared = Prepared::new(&net).unwrap();
+        let prepared = Prepared::new(&net, &[]).unwrap();
         assert!(!prepared.ps_hosts.is_empty());
     }
 

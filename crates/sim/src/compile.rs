@@ -258,7 +258,9 @@ fn call(what: &str, c: &m::Call, target: u32) -> Result<Call, CompileError> {
             m::Jitter::Full => Jitter::Full,
             m::Jitter::Equal => Jitter::Equal,
         },
-        budget: r.budget.map(|b| b.fraction()),
+        budget: r
+            .budget
+            .map(|b| crate::net::RetryBudget::percent(b.fraction())),
     });
     let breaker = c.circuit_breaker.as_ref().map(|b| Breaker {
         consecutive_failures: b.consecutive_failures,
@@ -285,6 +287,7 @@ fn call(what: &str, c: &m::Call, target: u32) -> Result<Call, CompileError> {
         retry,
         breaker,
         optional: c.optional,
+        max_concurrent: None,
         is_async: c.is_async,
     })
 }
@@ -385,7 +388,7 @@ workloads:
             (r.max, r.backoff, r.multiplier, r.jitter),
             (2, 0.01, 2.0, Jitter::Equal)
         );
-        assert!(r.max_backoff.is_infinite() && (r.budget.unwrap() - 0.1).abs() < 1e-12);
+        assert!(r.max_backoff.is_infinite() && (r.budget.unwrap().percent - 0.1).abs() < 1e-12);
         let b = c.breaker.unwrap();
         assert_eq!(
             (b.consecutive_failures, b.open_for, b.window),

@@ -2,6 +2,9 @@
 //!
 //! * [`compile::compile`] turns a twin (`doppel_model::Twin`) into the engine's [`SimNet`];
 //! * [`simulate`] runs a [`SimNet`] for a [`SimConfig`] and returns a [`SimReport`];
+//! * [`scenario::compile_scenario`] turns a twin and a what-if scenario into a [`SimNet`] and
+//!   a [`Plan`] (faults, load shapes, resilience, autoscaling, rollouts, SLOs), which
+//!   [`simulate_plan`] runs, adding a timeline and SLO verdicts to the report;
 //! * [`analytic`] holds the closed-form and MVA solvers (the instant estimate, and the
 //!   reference the engine is validated against);
 //! * [`mod@bench`] builds the benchmark networks `doppel bench` times.
@@ -10,14 +13,17 @@
 //! of threads: replication `r` draws from its own random stream and replications are merged in
 //! replication order.
 
+pub mod analysis;
 pub mod analytic;
 pub mod bench;
 pub mod compile;
 pub mod dist;
 mod engine;
 pub mod net;
+pub mod plan;
 pub mod report;
 pub mod rng;
+pub mod scenario;
 mod stats;
 
 use rayon::prelude::*;
@@ -25,8 +31,9 @@ use rayon::prelude::*;
 pub use dist::{Dist, Empirical};
 pub use net::{
     Breaker, Call, Endpoint, Flow, FlowStep, Host, Instance, Jitter, Load, LoadBalancing, NetError,
-    Retry, Service, SimNet, Step, Workload,
+    Retry, RetryBudget, Service, SimNet, Step, Workload,
 };
+pub use plan::Plan;
 pub use report::SimReport;
 
 /// How long and how often to simulate.
@@ -65,8 +72,20 @@ pub enum SimError {
 }
 
 /// Simulates `net` under `cfg`: `cfg.replications` independent replications on the current
-/// rayon thread pool, merged in replication order.
+/// rayon thread pool, merged in replication order. No timeline, no SLOs: see [`simulate_plan`].
 pub fn simulate(net: &SimNet, cfg: &SimConfig) -> Result<SimReport, SimError> {
+    simulate_plan(net, &Plan::default(), cfg, &|_, _| {})
+}
+
+/// Simulates `net` under `plan` (scenario actions, controllers, SLOs, timeline) and `cfg`.
+/// `progress(replication, simulated_seconds)` is called now and then from the worker threads
+/// (the library never reads the clock or prints; the caller may draw a progress bar).
+pub fn simulate_plan(
+    net: &SimNet,
+    plan: &Plan,
+    cfg: &SimConfig,
+    progress: &(dyn Fn(u32, f64) + Sync),
+) -> Result<SimReport, SimError> {
     if !(cfg.duration.is_finite() && cfg.duration > 0.0) {
         return Err(SimError::Config("duration must be finite and > 0".into()));
     }
@@ -80,7 +99,8 @@ pub fn simulate(net: &SimNet, cfg: &SimConfig) -> Result<SimReport, SimError> {
             "at least one replication is needed".into(),
         ));
     }
-    let prepared = engine::Prepared::new(net)?;
+    scenario::check_plan(net, plan).map_err(SimError::Config)?;
+    let prepared = engine::Prepared::new(net, &plan.dynamic_hosts)?;
     let run = engine::RunCfg {
         duration: cfg.duration,
         warmup: cfg.warmup,
@@ -88,12 +108,12 @@ pub fn simulate(net: &SimNet, cfg: &SimConfig) -> Result<SimReport, SimError> {
     };
     let reps: Vec<stats::RepStats> = (0..cfg.replications)
         .into_par_iter()
-        .map(|r| engine::run_replication(&prepared, run, r))
+        .map(|r| engine::run_replication(&prepared, plan, run, r, progress))
         .collect();
     let info = report::RunInfo {
         duration: cfg.duration,
         warmup: cfg.warmup,
         seed: cfg.seed,
     };
-    Ok(report::build(net, &info, &reps))
+    Ok(report::build(net, plan, &info, &reps))
 }

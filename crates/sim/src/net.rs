@@ -28,6 +28,8 @@ pub type ServiceId = u32;
 pub type InstanceId = u32;
 /// Index of an endpoint in [`SimNet::endpoints`].
 pub type EndpointId = u32;
+/// Index of a workload in [`SimNet::workloads`].
+pub type WorkloadId = u32;
 
 /// A whole network to simulate.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -137,6 +139,9 @@ pub struct Call {
     pub breaker: Option<Breaker>,
     /// A failure of this call does not fail the caller (it serves a fallback).
     pub optional: bool,
+    /// Bulkhead: at most this many of these calls in flight per calling instance; a call over
+    /// the limit fails at once (rejected) without being sent or retried.
+    pub max_concurrent: Option<u32>,
     /// Fire and forget: the caller does not wait (the `count` copies are sent at once); the
     /// callee still does the work, and retries still happen in the background.
     pub is_async: bool,
@@ -153,6 +158,7 @@ impl Call {
             retry: None,
             breaker: None,
             optional: false,
+            max_concurrent: None,
             is_async: false,
         }
     }
@@ -160,9 +166,10 @@ impl Call {
 
 /// A circuit breaker on a call, kept by each calling instance.
 ///
-/// Closed, it counts attempt outcomes in a tumbling window of `window` seconds and opens when
-/// `consecutive_failures` attempts in a row failed, or when at least `min_calls` attempts in
-/// the window failed at a rate of `error_rate` or more. Open, it fails attempts at once (no
+/// Closed, it counts attempt outcomes over a sliding window of `window` seconds (ten slices of
+/// `window / 10`, the oldest dropped as time moves on) and opens when `consecutive_failures`
+/// attempts in a row failed, or when at least `min_calls` attempts in the window failed at a
+/// rate of `error_rate` or more. Open, it fails attempts at once (no
 /// request is sent) for `open_for` seconds, then half-opens: `half_open_probes` attempts go
 /// through; one failure opens it again, all succeeding closes it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -194,9 +201,34 @@ pub struct Retry {
     pub max_backoff: f64,
     /// Randomisation of each wait.
     pub jitter: Jitter,
-    /// Retry budget: over each 10 s of simulated time, retries of this call (all callers
-    /// together) may number at most this share of its first attempts. `None` is unlimited.
-    pub budget: Option<f64>,
+    /// Retry budget of this call (all callers together). `None` is unlimited.
+    pub budget: Option<RetryBudget>,
+}
+
+/// A retry budget over a sliding window: in any `ttl` seconds (ten slices of `ttl / 10`),
+/// retries may number at most `max(min_per_second × ttl, percent × first attempts)`, the first
+/// attempts counted over the same window. The floor lets a rarely called dependency be retried
+/// at all (a pure percentage would deny the first retries after a quiet spell); the percentage
+/// caps the amplification a failing dependency sees under load at `1 + percent`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryBudget {
+    /// Share of first attempts that may be retried (0..).
+    pub percent: f64,
+    /// Retries per second always allowed.
+    pub min_per_second: f64,
+    /// Window length, seconds.
+    pub ttl: f64,
+}
+
+impl RetryBudget {
+    /// A budget of `percent` with the defaults: 1 retry per second floor, 10 s window.
+    pub fn percent(percent: f64) -> RetryBudget {
+        RetryBudget {
+            percent,
+            min_per_second: 1.0,
+            ttl: 10.0,
+        }
+    }
 }
 
 /// Backoff jitter.
@@ -391,6 +423,9 @@ impl SimNet {
                 if call.count == 0 {
                     return Err(invalid(what(), "call count must be >= 1"));
                 }
+                if call.max_concurrent == Some(0) {
+                    return Err(invalid(what(), "max_concurrent must be >= 1"));
+                }
                 if call.timeout.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
                     return Err(invalid(what(), "call timeout must be > 0"));
                 }
@@ -404,8 +439,19 @@ impl SimNet {
                     if !ok {
                         return Err(invalid(what(), "bad retry backoff"));
                     }
-                    if r.budget.is_some_and(|b| !(b.is_finite() && b >= 0.0)) {
-                        return Err(invalid(what(), "retry budget must be >= 0"));
+                    let bad_budget = r.budget.is_some_and(|b| {
+                        !(b.percent.is_finite()
+                            && b.percent >= 0.0
+                            && b.min_per_second.is_finite()
+                            && b.min_per_second >= 0.0
+                            && b.ttl.is_finite()
+                            && b.ttl > 0.0)
+                    });
+                    if bad_budget {
+                        return Err(invalid(
+                            what(),
+                            "retry budget needs percent >= 0, min_per_second >= 0, ttl > 0",
+                        ));
                     }
                 }
                 if let Some(b) = call.breaker {

@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::net::SimNet;
-use crate::stats::{RepStats, mean_ci95};
+use crate::plan::{Objective, Plan};
+use crate::stats::{Decision, LogHist, RepStats, mean_ci95};
 
 /// Everything a run measured, averaged over replications.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -20,6 +21,132 @@ pub struct SimReport {
     pub services: Vec<ServiceReport>,
     /// One entry per host, in the network's order.
     pub hosts: Vec<HostReport>,
+    /// Fixed-width buckets over the whole run (warm-up included), averaged over replications;
+    /// each bucket's `workloads` and `services` follow the order of the lists above.
+    pub timeline: Vec<Bucket>,
+    /// One verdict per SLO (the twin's, then the scenario's).
+    pub slos: Vec<SloVerdict>,
+    /// Scenario events, for marking charts.
+    pub events: Vec<EventMark>,
+    /// Decisions taken during the run (canary verdicts, rollouts, autoscaling), every
+    /// replication.
+    pub decisions: Vec<Decision>,
+}
+
+/// Request failures by cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Causes {
+    /// A call timed out (or was never answered).
+    pub timeout: f64,
+    /// Rejected: queue full, load shed, bulkhead full, no healthy instance.
+    pub rejected: f64,
+    /// An error response (injected, dead process, failed dependency).
+    pub failed: f64,
+    /// Short-circuited by an open circuit breaker.
+    pub breaker_open: f64,
+}
+
+impl Causes {
+    fn of(c: [f64; 4]) -> Causes {
+        Causes {
+            timeout: c[0],
+            rejected: c[1],
+            failed: c[2],
+            breaker_open: c[3],
+        }
+    }
+
+    /// All causes together.
+    pub fn total(&self) -> f64 {
+        self.timeout + self.rejected + self.failed + self.breaker_open
+    }
+}
+
+/// One timeline bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bucket {
+    /// Start of the bucket, simulated seconds.
+    pub t: f64,
+    /// Requests started per second, all workloads.
+    pub arrivals_rps: f64,
+    /// Successful requests per second.
+    pub throughput_rps: f64,
+    /// Failed requests per second, by cause.
+    pub errors_rps: Causes,
+    /// Latency percentiles of the requests that succeeded in the bucket, ms (0 when none).
+    pub p50_ms: f64,
+    /// 90th percentile, ms.
+    pub p90_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Per workload.
+    pub workloads: Vec<BucketWorkload>,
+    /// Per service.
+    pub services: Vec<BucketService>,
+}
+
+/// A workload in a bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BucketWorkload {
+    /// Successful requests per second.
+    pub throughput_rps: f64,
+    /// Failed requests per second.
+    pub errors_rps: f64,
+    /// 99th percentile latency, ms.
+    pub p99_ms: f64,
+}
+
+/// A service in a bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BucketService {
+    /// Visits finished or rejected per second.
+    pub visits_rps: f64,
+    /// Visits failed or rejected per second.
+    pub errors_rps: f64,
+    /// Busy workers / available workers.
+    pub utilization: f64,
+    /// Ready (serving or draining) replicas, time-averaged.
+    pub replicas: f64,
+    /// Pods waiting for a node, at the bucket's end.
+    pub pending: f64,
+    /// Circuit breakers of its calls that are not closed, at the bucket's end.
+    pub breakers_open: f64,
+}
+
+/// The verdict on one SLO over the measurement window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloVerdict {
+    /// The SLO's name.
+    pub name: String,
+    /// What it judges, as an id: `workload:checkout`, `endpoint:cart/get`, `service:cart`.
+    pub target: String,
+    /// The objective in words, e.g. `p99 <= 250 ms` or `availability >= 99.9%`.
+    pub objective: String,
+    /// The threshold, in `unit`.
+    pub threshold: f64,
+    /// What was achieved over the window, in `unit` (`null` when nothing was measured).
+    pub achieved: Option<f64>,
+    /// `ms` or `%`.
+    pub unit: String,
+    /// 95% confidence interval of `achieved` over replications (needs 2 or more).
+    pub achieved_ci95: Option<[f64; 2]>,
+    /// The objective holds.
+    pub met: bool,
+    /// How far from the threshold, in `unit`: positive means broken by that much.
+    pub excess: Option<f64>,
+    /// Start of the first timeline bucket (after warm-up) in which the objective failed.
+    pub first_breach_s: Option<f64>,
+    /// Seconds of timeline buckets (after warm-up) in which the objective failed.
+    pub breach_seconds: f64,
+}
+
+/// A scenario event on the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventMark {
+    /// Simulated seconds.
+    pub t: f64,
+    /// What happens.
+    pub label: String,
 }
 
 /// Run-wide figures.
@@ -45,6 +172,9 @@ pub struct Summary {
     pub retries: u64,
     /// Call attempts failed at once by an open circuit breaker, all replications together.
     pub short_circuits: u64,
+    /// Failed requests in the window by the cause at the bottom of the chain, all
+    /// replications together.
+    pub errors: Causes,
 }
 
 /// What a workload's users saw.
@@ -156,7 +286,8 @@ pub(crate) struct RunInfo {
 }
 
 /// Merges replications, in order, into a report.
-pub(crate) fn build(net: &SimNet, info: &RunInfo, reps: &[RepStats]) -> SimReport {
+pub(crate) fn build(net: &SimNet, plan: &Plan, info: &RunInfo, reps: &[RepStats]) -> SimReport {
+    let dynamic = !plan.actions.is_empty() || !plan.managed.is_empty();
     let r = reps.len().max(1) as f64;
     let window = reps.first().map_or(0.0, |s| s.window);
     let span = r * window; // Total measured seconds over all replications.
@@ -171,6 +302,9 @@ pub(crate) fn build(net: &SimNet, info: &RunInfo, reps: &[RepStats]) -> SimRepor
         timeouts: reps.iter().map(|s| s.timeouts).sum(),
         retries: reps.iter().map(|s| s.retries).sum(),
         short_circuits: reps.iter().map(|s| s.short_circuits).sum(),
+        errors: Causes::of(std::array::from_fn(|k| {
+            reps.iter().map(|s| s.causes[k] as f64).sum()
+        })),
     };
 
     let workloads = net
@@ -261,9 +395,14 @@ pub(crate) fn build(net: &SimNet, info: &RunInfo, reps: &[RepStats]) -> SimRepor
                 .iter()
                 .map(|&i| {
                     let c = f64::from(net.instances[i].workers);
+                    let cap = if dynamic {
+                        inst_sum(i, &|s| s.cap_area)
+                    } else {
+                        c * span
+                    };
                     InstanceReport {
                         name: net.instances[i].name.clone(),
-                        utilization: ratio(inst_sum(i, &|s| s.busy_area), c * span),
+                        utilization: ratio(inst_sum(i, &|s| s.busy_area), cap),
                         mean_in_system: ratio(inst_sum(i, &|s| s.in_system_area), span),
                         throughput_rps: ratio(inst_sum(i, &|s| s.completed as f64), span),
                         rejected_rps: ratio(inst_sum(i, &|s| s.rejected as f64), span),
@@ -305,9 +444,14 @@ pub(crate) fn build(net: &SimNet, info: &RunInfo, reps: &[RepStats]) -> SimRepor
                 .iter()
                 .map(|&e| ep_sum(e, &|s| s.errors as f64))
                 .sum();
+            let cap = if dynamic {
+                reps.iter().map(|s| s.svc_cap[k]).sum()
+            } else {
+                workers * span
+            };
             ServiceReport {
                 name: svc.name.clone(),
-                utilization: ratio(busy, workers * span),
+                utilization: ratio(busy, cap),
                 mean_in_system: ratio(in_sys, span),
                 throughput_rps: ratio(completed, span),
                 error_rate: ratio(errors, completed + rejected),
@@ -328,12 +472,208 @@ pub(crate) fn build(net: &SimNet, info: &RunInfo, reps: &[RepStats]) -> SimRepor
         })
         .collect();
 
+    let mut decisions: Vec<Decision> = reps.iter().flat_map(|s| s.decisions.clone()).collect();
+    for d in &mut decisions {
+        d.service = net
+            .services
+            .get(d.service_index as usize)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+    }
     SimReport {
         summary,
         workloads,
         services,
         hosts,
+        timeline: timeline(net, info, reps),
+        slos: slos(plan, info, reps),
+        events: plan
+            .actions
+            .iter()
+            .map(|a| EventMark {
+                t: a.at,
+                label: a.label.clone(),
+            })
+            .collect(),
+        decisions,
     }
+}
+
+fn timeline(net: &SimNet, info: &RunInfo, reps: &[RepStats]) -> Vec<Bucket> {
+    let series: Vec<&crate::stats::RepSeries> =
+        reps.iter().filter_map(|s| s.series.as_ref()).collect();
+    let Some(first) = series.first() else {
+        return Vec::new();
+    };
+    let r = series.len() as f64;
+    let (n, nw, ns) = (first.n, first.nw, first.ns);
+    let mut workers = vec![1.0; ns];
+    for inst in &net.instances {
+        workers[inst.service as usize] = f64::from(inst.workers);
+    }
+    (0..n)
+        .map(|k| {
+            let t = k as f64 * first.width;
+            let dt = first.width.min(info.duration - t).max(1e-9);
+            let per = |x: f64| x / (r * dt);
+            let mut all = LogHist::default();
+            let mut causes = [0.0; 4];
+            let mut arrivals = 0.0;
+            let mut ok = 0.0;
+            let workloads = (0..nw)
+                .map(|w| {
+                    let j = k * nw + w;
+                    let mut h = LogHist::default();
+                    let (mut wok, mut werr) = (0.0, 0.0);
+                    for s in &series {
+                        h.add(&s.hist[j]);
+                        wok += f64::from(s.ok[j]);
+                        arrivals += f64::from(s.arrivals[j]);
+                        for (c, e) in causes.iter_mut().zip(s.err[j]) {
+                            *c += f64::from(e);
+                            werr += f64::from(e);
+                        }
+                    }
+                    all.add(&h);
+                    ok += wok;
+                    BucketWorkload {
+                        throughput_rps: per(wok),
+                        errors_rps: per(werr),
+                        p99_ms: h.quantile(0.99) * 1e3,
+                    }
+                })
+                .collect();
+            let services = (0..ns)
+                .map(|v| {
+                    let j = k * ns + v;
+                    let sum = |f: &dyn Fn(&crate::stats::RepSeries) -> f64| -> f64 {
+                        series.iter().map(|s| f(s)).sum()
+                    };
+                    let cap = sum(&|s| s.cap[j]);
+                    BucketService {
+                        visits_rps: per(sum(&|s| f64::from(s.visits[j]))),
+                        errors_rps: per(sum(&|s| f64::from(s.visit_errors[j]))),
+                        utilization: ratio(sum(&|s| s.busy[j]), cap),
+                        replicas: cap / (r * dt * workers[v]),
+                        pending: sum(&|s| f64::from(s.pending[j])) / r,
+                        breakers_open: sum(&|s| f64::from(s.breakers[j])) / r,
+                    }
+                })
+                .collect();
+            Bucket {
+                t,
+                arrivals_rps: per(arrivals),
+                throughput_rps: per(ok),
+                errors_rps: Causes::of(causes.map(per)),
+                p50_ms: all.quantile(0.5) * 1e3,
+                p90_ms: all.quantile(0.9) * 1e3,
+                p99_ms: all.quantile(0.99) * 1e3,
+                workloads,
+                services,
+            }
+        })
+        .collect()
+}
+
+/// Rounds away binary noise for display (`99.90000000000001` → `99.9`).
+fn tidy(x: f64) -> String {
+    let r = (x * 1e6).round() / 1e6;
+    format!("{r}")
+}
+
+fn slos(plan: &Plan, info: &RunInfo, reps: &[RepStats]) -> Vec<SloVerdict> {
+    plan.slos
+        .iter()
+        .enumerate()
+        .map(|(k, spec)| {
+            let achieved_of = |rs: &[&RepStats]| -> Option<f64> {
+                match spec.objective {
+                    Objective::Latency { percentile, .. } => {
+                        let mut h = crate::stats::latency_histogram();
+                        let mut max = 0u64;
+                        for s in rs {
+                            let _ = h.add(&s.slos[k].hist);
+                            max = max.max(s.slos[k].hist.max());
+                        }
+                        (!h.is_empty())
+                            .then(|| h.value_at_quantile(percentile / 100.0).min(max) as f64 / 1e3)
+                    }
+                    Objective::Availability(_) => {
+                        let ok: u64 = rs.iter().map(|s| s.slos[k].hist.len()).sum();
+                        let err: u64 = rs.iter().map(|s| s.slos[k].errors).sum();
+                        (ok + err > 0).then(|| 100.0 * ok as f64 / (ok + err) as f64)
+                    }
+                }
+            };
+            let all: Vec<&RepStats> = reps.iter().collect();
+            let achieved = achieved_of(&all);
+            let per_rep: Vec<f64> = reps.iter().filter_map(|s| achieved_of(&[s])).collect();
+            let ci = if per_rep.len() == reps.len() {
+                mean_ci95(&per_rep).map(|(_, lo, hi)| [lo, hi])
+            } else {
+                None
+            };
+            let (objective, threshold, unit, bad_share) = match spec.objective {
+                Objective::Latency {
+                    percentile,
+                    threshold,
+                } => (
+                    format!("p{} <= {} ms", tidy(percentile), tidy(threshold * 1e3)),
+                    threshold * 1e3,
+                    "ms",
+                    1.0 - percentile / 100.0,
+                ),
+                Objective::Availability(a) => (
+                    format!("availability >= {}%", tidy(a * 100.0)),
+                    a * 100.0,
+                    "%",
+                    1.0 - a,
+                ),
+            };
+            let is_latency = unit == "ms";
+            let excess = achieved.map(|a| {
+                if is_latency {
+                    a - threshold
+                } else {
+                    threshold - a
+                }
+            });
+            let met = excess.is_some_and(|e| e <= 1e-9);
+            // Buckets after the warm-up in which the objective failed.
+            let series: Vec<&crate::stats::RepSeries> =
+                reps.iter().filter_map(|s| s.series.as_ref()).collect();
+            let mut first_breach = None;
+            let mut breach_seconds = 0.0;
+            if let Some(first) = series.first() {
+                for b in 0..first.n {
+                    let t = b as f64 * first.width;
+                    if t + 1e-9 < info.warmup {
+                        continue;
+                    }
+                    let j = b * first.nslo + k;
+                    let n: f64 = series.iter().map(|s| f64::from(s.slo_n[j])).sum();
+                    let bad: f64 = series.iter().map(|s| f64::from(s.slo_bad[j])).sum();
+                    if n > 0.0 && bad > bad_share * n + 1e-9 {
+                        first_breach.get_or_insert(t);
+                        breach_seconds += first.width.min(info.duration - t);
+                    }
+                }
+            }
+            SloVerdict {
+                name: spec.name.clone(),
+                target: spec.target_name.clone(),
+                objective,
+                threshold,
+                achieved,
+                unit: unit.into(),
+                achieved_ci95: ci,
+                met,
+                excess,
+                first_breach_s: first_breach,
+                breach_seconds,
+            }
+        })
+        .collect()
 }
 
 impl SimReport {
@@ -412,6 +752,49 @@ impl SimReport {
                     sv.utilization * 100.0,
                     sv.mean_in_system,
                     sv.error_rate * 100.0
+                );
+            }
+        }
+        if !self.slos.is_empty() {
+            let w = self
+                .slos
+                .iter()
+                .map(|s| s.name.len())
+                .max()
+                .unwrap_or(0)
+                .max(8);
+            let _ = writeln!(out, "\nslos");
+            for v in &self.slos {
+                let achieved = v.achieved.map_or("no data".to_owned(), |a| {
+                    format!("{a:.2}{}", if v.unit == "%" { "%" } else { " ms" })
+                });
+                let _ = writeln!(
+                    out,
+                    "  {:<w$} {:<6} {:<28} achieved {achieved}{}",
+                    v.name,
+                    if v.met { "met" } else { "BROKEN" },
+                    v.objective,
+                    v.first_breach_s
+                        .map_or(String::new(), |t| format!(", first breach at {t:.0} s"))
+                );
+            }
+        }
+        if !self.decisions.is_empty() {
+            let _ = writeln!(out, "\ndecisions");
+            for d in &self.decisions {
+                let _ = writeln!(
+                    out,
+                    "  t={:>7.1} s rep {} {} {}: {}{}",
+                    d.t,
+                    d.replication,
+                    d.service,
+                    d.kind,
+                    d.outcome,
+                    if d.detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", d.detail)
+                    }
                 );
             }
         }

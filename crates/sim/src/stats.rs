@@ -66,9 +66,174 @@ impl WorkloadStats {
     }
 }
 
+/// A compact latency histogram for timeline buckets: bins growing by 5% from 1 µs (so any
+/// percentile read from it is within 2.5% of the truth), allocated on first use.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LogHist {
+    bins: Vec<u32>,
+}
+
+/// Number of [`LogHist`] bins: 1.05^520 µs ≈ 10^5 s.
+const LOG_BINS: usize = 520;
+
+impl LogHist {
+    /// Records `seconds`.
+    #[inline]
+    pub fn record(&mut self, seconds: f64) {
+        if self.bins.is_empty() {
+            self.bins = vec![0; LOG_BINS];
+        }
+        let us = (seconds * 1e6).max(1.0);
+        let i = ((us.ln() / 1.05f64.ln()) as usize).min(LOG_BINS - 1);
+        self.bins[i] += 1;
+    }
+
+    /// Adds another histogram's counts.
+    pub fn add(&mut self, other: &LogHist) {
+        if other.bins.is_empty() {
+            return;
+        }
+        if self.bins.is_empty() {
+            self.bins = vec![0; LOG_BINS];
+        }
+        for (a, b) in self.bins.iter_mut().zip(&other.bins) {
+            *a += b;
+        }
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> u64 {
+        self.bins.iter().map(|&c| u64::from(c)).sum()
+    }
+
+    /// The `q` quantile (0..1) in seconds (the geometric middle of its bin), 0 when empty.
+    pub fn quantile(&self, q: f64) -> f64 {
+        let n = self.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
+        let mut acc = 0u64;
+        for (i, &c) in self.bins.iter().enumerate() {
+            acc += u64::from(c);
+            if acc >= rank {
+                return 1.05f64.powf(i as f64 + 0.5) / 1e6;
+            }
+        }
+        0.0
+    }
+}
+
+/// Causes of failure, as indices into `[u64; 4]` counters.
+pub(crate) const TIMEOUT: u8 = 0;
+/// Rejected: queue full, load shed, bulkhead full, no healthy instance.
+pub(crate) const REJECTED: u8 = 1;
+/// Failed: an error response (injected errors, a dead process, a failed dependency).
+pub(crate) const FAILED: u8 = 2;
+/// Short-circuited by an open circuit breaker.
+pub(crate) const BREAKER: u8 = 3;
+
+/// Per-bucket measurements of one replication (the timeline), whole run including warm-up.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RepSeries {
+    /// Bucket width, seconds.
+    pub width: f64,
+    /// Number of buckets.
+    pub n: usize,
+    pub nw: usize,
+    pub ns: usize,
+    pub nslo: usize,
+    /// Per bucket × workload: requests started.
+    pub arrivals: Vec<u32>,
+    /// Per bucket × workload: requests succeeded.
+    pub ok: Vec<u32>,
+    /// Per bucket × workload: requests failed, by cause.
+    pub err: Vec<[u32; 4]>,
+    /// Per bucket × workload: successful latencies.
+    pub hist: Vec<LogHist>,
+    /// Per bucket × service: visits finished or rejected.
+    pub visits: Vec<u32>,
+    /// Per bucket × service: visits failed or rejected.
+    pub visit_errors: Vec<u32>,
+    /// Per bucket × service: ∫ busy workers dt.
+    pub busy: Vec<f64>,
+    /// Per bucket × service: ∫ available workers dt.
+    pub cap: Vec<f64>,
+    /// Per bucket × service: pods waiting for a node, sampled at the bucket's end.
+    pub pending: Vec<u32>,
+    /// Per bucket × service: circuit breakers not closed, sampled at the bucket's end.
+    pub breakers: Vec<u32>,
+    /// Per bucket × SLO: requests judged.
+    pub slo_n: Vec<u32>,
+    /// Per bucket × SLO: requests that break the objective (too slow, or failed).
+    pub slo_bad: Vec<u32>,
+}
+
+impl RepSeries {
+    pub fn new(width: f64, duration: f64, nw: usize, ns: usize, nslo: usize) -> RepSeries {
+        let n = ((duration / width).ceil() as usize).max(1);
+        RepSeries {
+            width,
+            n,
+            nw,
+            ns,
+            nslo,
+            arrivals: vec![0; n * nw],
+            ok: vec![0; n * nw],
+            err: vec![[0; 4]; n * nw],
+            hist: vec![LogHist::default(); n * nw],
+            visits: vec![0; n * ns],
+            visit_errors: vec![0; n * ns],
+            busy: vec![0.0; n * ns],
+            cap: vec![0.0; n * ns],
+            pending: vec![0; n * ns],
+            breakers: vec![0; n * ns],
+            slo_n: vec![0; n * nslo],
+            slo_bad: vec![0; n * nslo],
+        }
+    }
+
+    /// The bucket of time `t`.
+    #[inline]
+    pub fn bucket(&self, t: f64) -> usize {
+        ((t / self.width) as usize).min(self.n - 1)
+    }
+}
+
+/// What one SLO measured over the window of one replication.
+#[derive(Debug, Clone)]
+pub(crate) struct SloRec {
+    /// Successful requests' latencies (microseconds).
+    pub hist: Histogram<u64>,
+    /// Failed requests.
+    pub errors: u64,
+}
+
+/// A decision the engine took during a run (a canary verdict, an autoscaling step).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Decision {
+    /// Simulated time, seconds.
+    pub t: f64,
+    /// The replication it happened in.
+    pub replication: u32,
+    /// The service's index (the report fills in `service`).
+    #[serde(skip)]
+    pub service_index: u32,
+    /// The service.
+    pub service: String,
+    /// `canary`, `rollout`, `blue-green`, `autoscale`.
+    pub kind: String,
+    /// `promote`, `rollback`, `complete`, `3 -> 4`...
+    pub outcome: String,
+    /// Details (the analysis' statistics), in words.
+    pub detail: String,
+}
+
 /// Per-instance measurements (areas are count × seconds inside the window).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct InstanceStats {
+    /// ∫ workers available dt (only kept when the run has dynamics).
+    pub cap_area: f64,
     /// Visits that finished (successfully or not) in the window.
     pub completed: u64,
     /// Visits turned away because the queue was full.
@@ -112,6 +277,17 @@ pub(crate) struct RepStats {
     pub endpoints: Vec<EndpointStats>,
     /// ∫ busy cores dt per host.
     pub host_busy: Vec<f64>,
+    /// Failed requests in the window by cause.
+    pub causes: [u64; 4],
+    /// Per service: ∫ busy workers dt and ∫ available workers dt inside the window.
+    pub svc_busy: Vec<f64>,
+    pub svc_cap: Vec<f64>,
+    /// The timeline, when asked for.
+    pub series: Option<RepSeries>,
+    /// Per SLO of the plan.
+    pub slos: Vec<SloRec>,
+    /// Decisions taken.
+    pub decisions: Vec<Decision>,
 }
 
 /// Mean and 95% confidence interval of `samples` by Student-t (`None` with fewer than two).
@@ -142,6 +318,25 @@ mod tests {
         assert!((m - 3.0).abs() < 1e-12);
         assert!((lo - (3.0 - half)).abs() < 1e-5 && (hi - (3.0 + half)).abs() < 1e-5);
         assert!(mean_ci95(&[1.0]).is_none());
+    }
+
+    #[test]
+    fn log_histogram_quantiles_are_within_its_resolution() {
+        // 1..=1000 ms: the median is 500 ms, the p99 990 ms; bins are 5% wide.
+        let mut h = LogHist::default();
+        for k in 1..=1000 {
+            h.record(f64::from(k) / 1e3);
+        }
+        assert_eq!(h.len(), 1000);
+        for (q, truth) in [(0.5, 0.5), (0.99, 0.99), (1.0, 1.0)] {
+            let got = h.quantile(q);
+            assert!((got / truth - 1.0).abs() < 0.05, "q{q}: {got} vs {truth}");
+        }
+        let mut sum = LogHist::default();
+        sum.add(&h);
+        sum.add(&h);
+        assert_eq!(sum.len(), 2000);
+        assert_eq!(LogHist::default().quantile(0.5), 0.0);
     }
 
     #[test]

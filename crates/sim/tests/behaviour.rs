@@ -14,7 +14,7 @@ use doppel_sim::analytic::{mm1, mmc};
 use doppel_sim::bench::tandem_net;
 use doppel_sim::{
     Call, Dist, Endpoint, Flow, FlowStep, Host, Instance, Jitter, Load, LoadBalancing, Retry,
-    Service, SimConfig, SimNet, SimReport, Step, Workload, simulate,
+    RetryBudget, Service, SimConfig, SimNet, SimReport, Step, Workload, simulate,
 };
 
 const T9: f64 = 2.262_157;
@@ -676,12 +676,66 @@ fn retry_budget_caps_retries() {
         r.summary.retries as f64 / (attempts - r.summary.retries as f64)
     };
     let free = share(&simulate(&b.net, &c).unwrap());
-    b.net.endpoints[front as usize].steps[0].calls[0].retry = Some(retry(Some(0.1)));
+    // No floor: a pure 10% of first attempts.
+    let budget = RetryBudget {
+        percent: 0.1,
+        min_per_second: 0.0,
+        ttl: 10.0,
+    };
+    b.net.endpoints[front as usize].steps[0].calls[0].retry = Some(retry(Some(budget)));
     let capped = share(&simulate(&b.net, &c).unwrap());
     eprintln!("retries per first attempt: unlimited {free:.3}, budget 10% {capped:.3}");
     assert!(free > 0.3, "{free}");
-    // The budget is enforced per 10 s window, so the share can only fall short of 10%.
+    // Every slice-aligned 10 s window holds at most 10% of its first attempts, and such
+    // windows tile the run, so the whole run does too. With about 20 first attempts per
+    // window the budget is whole retries (1 or 2 or 3...), so it binds below 10% on average.
     assert!(capped <= 0.1 + 1e-9 && capped > 0.05, "{capped}");
+}
+
+#[test]
+fn retry_budget_floor_lets_rare_calls_retry() {
+    // One call every 5 s on average to a dependency that always times out (1 s of work,
+    // 0.1 s timeout), one retry allowed. A pure 10% budget needs 10 first attempts in its
+    // 10 s window before the first retry: at 0.2 calls/s it never retries. With a floor of
+    // 1 retry/s (10 per window, against about 2 calls per window) every call is retried.
+    let mut b = NetBuilder::new();
+    let front = b.service("front", 1, 1000, Dist::Constant(0.0));
+    let back = b.service("back", 1, 1000, Dist::Constant(1.0));
+    let with = |min_per_second| Call {
+        timeout: Some(0.1),
+        retry: Some(Retry {
+            max: 1,
+            backoff: 0.0,
+            multiplier: 2.0,
+            max_backoff: 0.0,
+            jitter: Jitter::None,
+            budget: Some(RetryBudget {
+                percent: 0.1,
+                min_per_second,
+                ttl: 10.0,
+            }),
+        }),
+        ..Call::to(back)
+    };
+    b.open(0.2, front);
+    let c = SimConfig {
+        duration: 2_000.0,
+        warmup: 0.0,
+        seed: 3,
+        replications: 1,
+    };
+    let mut ratio = |min_per_second| {
+        b.net.endpoints[front as usize].steps = vec![Step {
+            calls: vec![with(min_per_second)],
+        }];
+        let r = simulate(&b.net, &c).unwrap();
+        let firsts = r.summary.timeouts - r.summary.retries;
+        r.summary.retries as f64 / firsts as f64
+    };
+    let (pure, floored) = (ratio(0.0), ratio(1.0));
+    eprintln!("retries per call: pure 10% {pure:.3}, with a 1/s floor {floored:.3}");
+    assert_eq!(pure, 0.0);
+    assert_eq!(floored, 1.0);
 }
 
 #[test]

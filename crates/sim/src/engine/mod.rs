@@ -24,6 +24,18 @@
 //! the window, which equals integrating the count over time; the visits still present at the end
 //! add their partial stays.
 //!
+//! **Dynamics.** With a [`Plan`] the engine also runs scenario actions (kills, restarts,
+//! network rules, gray failures, error injection, core loss, rollouts), health checks that
+//! eject dead instances after a delay, autoscalers and the controllers that create, place and
+//! drain pods (`world.rs`), and records a timeline of fixed-width buckets. Instances have a
+//! lifecycle status; load balancers pick among the *routable* ones (ready, or dead but not yet
+//! noticed). A plain run has an empty plan and takes none of these paths, so it draws the same
+//! random numbers as before they existed.
+//!
+//! **Failure causes.** Every failed attempt has a cause (timeout, rejected, failed, breaker
+//! open); a failed call passes its last attempt's cause to its caller, so a request that fails
+//! is counted under the cause at the bottom of the chain.
+//!
 //! **Lifecycle of a call.** A *slot* represents one lane (one call of a step, or one flow visit)
 //! of a caller. Each attempt creates a *visit* at an instance picked by the load balancer. The
 //! slot's generation changes when an attempt ends (response, timeout) so that a late response
@@ -32,6 +44,7 @@
 mod arena;
 mod prepared;
 mod queue;
+mod world;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -39,11 +52,16 @@ use std::collections::{BinaryHeap, VecDeque};
 pub(crate) use prepared::Prepared;
 
 use crate::net::{Jitter, Load, LoadBalancing};
+use crate::plan::{LOST_GIVE_UP, Plan};
 use crate::rng::SimRng;
-use crate::stats::{BATCHES, EndpointStats, InstanceStats, RepStats, WorkloadStats};
+use crate::stats::{
+    BATCHES, BREAKER, EndpointStats, FAILED, InstanceStats, REJECTED, RepSeries, RepStats, SloRec,
+    TIMEOUT, WorkloadStats,
+};
 use arena::Arena;
 use prepared::NONE;
 use queue::{EventQueue, Kind};
+use world::{Status, World};
 
 /// Run parameters of one replication.
 #[derive(Debug, Clone, Copy)]
@@ -59,7 +77,11 @@ enum State {
     Transit,
     Queued,
     Cpu,
+    /// Holding the worker without computing (the slower-but-not-CPU part of a version).
+    Hold,
     Calls,
+    /// Its instance died; kept until its pending event or calls are over, then freed.
+    Dead,
 }
 
 /// A visit: one attempt of a call being served at an instance.
@@ -76,9 +98,17 @@ struct Visit {
     step: u32,
     pending: u32,
     failed: bool,
+    /// Injected error: the visit fails after its own work, without calling further.
+    inject: bool,
+    /// Cause of the first failed call (when `failed`).
+    cause: u8,
     state: State,
     t_arrive: f64,
     t_start: f64,
+    /// Seconds the worker is held after the CPU work.
+    hold: f64,
+    /// One-way latency added by network rules, paid again by the response.
+    extra: f64,
 }
 
 /// A call slot: one lane of a caller (a visit's call, or a request's flow visit).
@@ -93,6 +123,10 @@ struct Slot {
     copies_left: u32,
     attempt: u32,
     caller_zone: u32,
+    /// Cause of the last failed attempt.
+    cause: u8,
+    /// Holds a bulkhead permit.
+    permit: bool,
 }
 
 /// A workload request walking its flow.
@@ -107,14 +141,50 @@ struct Request {
     paused: f64,
 }
 
+/// Slices of a sliding window (circuit breakers, retry budgets).
+const SLICES: usize = 10;
+
+/// Counts over a sliding window of `SLICES` slices: (a, b) per slice, the oldest dropped as
+/// time moves on.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sliding {
+    a: [f64; SLICES],
+    b: [f64; SLICES],
+    cur: usize,
+    /// Start of the current slice.
+    since: f64,
+}
+
+impl Sliding {
+    /// Moves the window to `now` (slices of `slice` seconds).
+    fn advance(&mut self, now: f64, slice: f64) {
+        if now - self.since >= slice * SLICES as f64 {
+            *self = Sliding {
+                since: now,
+                ..Sliding::default()
+            };
+            return;
+        }
+        while now - self.since >= slice {
+            self.since += slice;
+            self.cur = (self.cur + 1) % SLICES;
+            self.a[self.cur] = 0.0;
+            self.b[self.cur] = 0.0;
+        }
+    }
+
+    fn sums(&self) -> (f64, f64) {
+        (self.a.iter().sum(), self.b.iter().sum())
+    }
+}
+
 /// Circuit-breaker state of one (call, calling instance).
 #[derive(Debug, Clone, Copy, Default)]
 struct BreakerState {
     mode: BreakerMode,
     consecutive: u32,
-    window_start: f64,
-    window_calls: u32,
-    window_failures: u32,
+    /// Attempts (a) and failures (b) over the sliding window.
+    window: Sliding,
     open_until: f64,
     probes_out: u32,
     probes_ok: u32,
@@ -128,19 +198,12 @@ enum BreakerMode {
     HalfOpen,
 }
 
-/// Retry-budget counters of one call, over a tumbling window.
-#[derive(Debug, Clone, Copy, Default)]
-struct BudgetState {
-    window_start: f64,
-    first_attempts: f64,
-    retries: f64,
-}
+/// Retry-budget counters of one call: first attempts (a) and retries (b) over the sliding
+/// window.
+type BudgetState = Sliding;
 
 /// How many responses may be handled inside one another before the rest go through the queue.
 const MAX_INLINE_DEPTH: u32 = 64;
-
-/// Length of the retry-budget window, seconds.
-const BUDGET_WINDOW: f64 = 10.0;
 
 #[derive(Debug, Default)]
 struct InstanceRt {
@@ -172,6 +235,16 @@ impl PsHost {
 
 struct Engine<'p> {
     p: &'p Prepared,
+    plan: &'p Plan,
+    rep: u32,
+    /// Scenario state: instance lifecycles, routes, controllers (see `world.rs`).
+    w: World,
+    /// Bulkhead counters.
+    bulk: Vec<u32>,
+    /// Per SLO index: by workload and by endpoint, the SLOs they feed.
+    slo_by_workload: Vec<Vec<u32>>,
+    slo_by_endpoint: Vec<Vec<u32>>,
+    progress: &'p (dyn Fn(u32, f64) + Sync),
     now: f64,
     warmup: f64,
     end: f64,
@@ -183,7 +256,6 @@ struct Engine<'p> {
     requests: Arena<Request>,
     inst: Vec<InstanceRt>,
     ps: Vec<PsHost>,
-    rr: Vec<u32>,
     open_seg: Vec<usize>,
     breakers: Vec<BreakerState>,
     budgets: Vec<BudgetState>,
@@ -196,19 +268,63 @@ struct Engine<'p> {
     stats: RepStats,
 }
 
-/// Runs replication `rep` of `p` and returns what it measured.
-pub(crate) fn run_replication(p: &Prepared, cfg: RunCfg, rep: u32) -> RepStats {
-    let mut e = Engine::new(p, cfg, rep);
+/// Runs replication `rep` of `p` under `plan` and returns what it measured; `progress` is
+/// called now and then with the replication and its simulated time.
+pub(crate) fn run_replication(
+    p: &Prepared,
+    plan: &Plan,
+    cfg: RunCfg,
+    rep: u32,
+    progress: &(dyn Fn(u32, f64) + Sync),
+) -> RepStats {
+    let mut e = Engine::new(p, plan, cfg, rep, progress);
     e.init();
     e.run();
     e.finish_run()
 }
 
 impl<'p> Engine<'p> {
-    fn new(p: &'p Prepared, cfg: RunCfg, rep: u32) -> Self {
+    fn new(
+        p: &'p Prepared,
+        plan: &'p Plan,
+        cfg: RunCfg,
+        rep: u32,
+        progress: &'p (dyn Fn(u32, f64) + Sync),
+    ) -> Self {
         let window = (cfg.duration - cfg.warmup).max(0.0);
+        let ns = p.svc_instances.len();
+        let mut slo_by_workload = vec![Vec::new(); p.workloads.len()];
+        let mut slo_by_endpoint = vec![Vec::new(); p.ep_service.len()];
+        for (k, slo) in plan.slos.iter().enumerate() {
+            match slo.target {
+                crate::plan::SloTarget::Workload(w) => {
+                    if let Some(v) = slo_by_workload.get_mut(w as usize) {
+                        v.push(k as u32);
+                    }
+                }
+                crate::plan::SloTarget::Service(s, e) => {
+                    for (ep, &svc) in p.ep_service.iter().enumerate() {
+                        if svc == s && e.is_none_or(|e| e as usize == ep) {
+                            slo_by_endpoint[ep].push(k as u32);
+                        }
+                    }
+                }
+            }
+        }
+        let series = (plan.bucket > 0.0).then(|| {
+            // At most 20,000 buckets: wider ones for very long runs.
+            let width = plan.bucket.max(cfg.duration / 20_000.0);
+            RepSeries::new(width, cfg.duration, p.workloads.len(), ns, plan.slos.len())
+        });
         Engine {
             p,
+            plan,
+            rep,
+            w: World::new(p, plan),
+            bulk: vec![0; p.bulk_len],
+            slo_by_workload,
+            slo_by_endpoint,
+            progress,
             now: 0.0,
             warmup: cfg.warmup,
             end: cfg.duration,
@@ -234,7 +350,6 @@ impl<'p> Engine<'p> {
                     generation: 0,
                 })
                 .collect(),
-            rr: vec![0; p.svc_instances.len()],
             open_seg: vec![0; p.workloads.len()],
             breakers: vec![BreakerState::default(); p.breaker_lane.len()],
             budgets: vec![BudgetState::default(); p.lanes.len()],
@@ -252,6 +367,19 @@ impl<'p> Engine<'p> {
                 instances: vec![InstanceStats::default(); p.inst_service.len()],
                 endpoints: vec![EndpointStats::default(); p.ep_service.len()],
                 host_busy: vec![0.0; p.hosts],
+                causes: [0; 4],
+                svc_busy: vec![0.0; ns],
+                svc_cap: vec![0.0; ns],
+                series,
+                slos: plan
+                    .slos
+                    .iter()
+                    .map(|_| SloRec {
+                        hist: crate::stats::latency_histogram(),
+                        errors: 0,
+                    })
+                    .collect(),
+                decisions: Vec::new(),
             },
         }
     }
@@ -275,6 +403,7 @@ impl<'p> Engine<'p> {
     }
 
     fn init(&mut self) {
+        self.init_world();
         for w in 0..self.p.workloads.len() {
             match &self.p.workloads[w].load {
                 Load::Open { .. } => self.schedule_arrival(w as u32),
@@ -289,6 +418,7 @@ impl<'p> Engine<'p> {
     }
 
     fn run(&mut self) {
+        let mut countdown = 0u32;
         while let Some(ev) = self.q.pop() {
             let t = ev.time();
             if t > self.end {
@@ -296,6 +426,10 @@ impl<'p> Engine<'p> {
             }
             self.now = t;
             self.stats.events += 1;
+            countdown = countdown.wrapping_add(1);
+            if countdown.is_multiple_of(1 << 16) {
+                (self.progress)(self.rep, t);
+            }
             match ev.kind {
                 Kind::Arrival => {
                     self.schedule_arrival(ev.a);
@@ -316,9 +450,32 @@ impl<'p> Engine<'p> {
                         self.stats.events -= 1;
                     }
                 }
+                Kind::Hold => self.hold_done(ev.a),
+                Kind::Lost => {
+                    if self.slot_gen[ev.a as usize] == ev.b {
+                        self.on_timeout(ev.a, ev.b);
+                    } else {
+                        self.stats.events -= 1;
+                    }
+                }
+                Kind::Action => self.action(ev.a as usize),
+                Kind::PodReady => self.pod_ready(ev.a, ev.b),
+                Kind::Detect => self.detect(ev.a, ev.b),
+                Kind::HpaSync => self.hpa_sync(ev.a as usize),
+                Kind::Analysis => self.canary_analysis(ev.a as usize),
+                Kind::Retire => self.retire_old(ev.a as usize),
+                Kind::Tick => {
+                    self.stats.events -= 1;
+                    self.tick(ev.a as usize);
+                }
+                Kind::Warmup => {
+                    self.stats.events -= 1;
+                    self.warmup_snapshot();
+                }
             }
         }
         self.now = self.end;
+        (self.progress)(self.rep, self.end);
     }
 
     /// Closes the books: adds the partial stays of visits still present and the last stretch of
@@ -330,22 +487,23 @@ impl<'p> Engine<'p> {
         let end = self.end;
         let warmup = self.warmup;
         let ov = |a: f64| (end - a.max(warmup)).max(0.0);
+        self.close_world();
         for v in self.visits.all() {
             let (is, ep) = (v.instance as usize, v.endpoint as usize);
             match v.state {
-                State::Free | State::Transit => {}
+                State::Free | State::Transit | State::Dead => {}
                 State::Queued => {
                     self.stats.instances[is].in_system_area += ov(v.t_arrive);
                     self.stats.endpoints[ep].in_system_area += ov(v.t_arrive);
                 }
-                State::Cpu | State::Calls => {
+                State::Cpu | State::Hold | State::Calls => {
                     let (stay, busy) = (ov(v.t_arrive), ov(v.t_start));
                     self.stats.instances[is].in_system_area += stay;
                     self.stats.endpoints[ep].in_system_area += stay;
                     self.stats.instances[is].busy_area += busy;
                     self.stats.endpoints[ep].busy_area += busy;
-                    let host = self.p.inst_host[is];
-                    if v.state == State::Cpu && host != NONE && self.p.inst_ps[is] == NONE {
+                    let host = self.w.inst_host[is];
+                    if v.state == State::Cpu && host != NONE && self.w.inst_ps[is] == NONE {
                         self.stats.host_busy[host as usize] += busy;
                     }
                 }
@@ -387,6 +545,10 @@ impl<'p> Engine<'p> {
     }
 
     fn start_request(&mut self, w: u32, user: u32) {
+        if let Some(se) = &mut self.stats.series {
+            let b = se.bucket(self.now);
+            se.arrivals[b * se.nw + w as usize] += 1;
+        }
         let start = self.p.workloads[w as usize].start;
         let r = self.requests.alloc(Request {
             workload: w,
@@ -409,13 +571,15 @@ impl<'p> Engine<'p> {
             copies_left: 1,
             attempt: 0,
             caller_zone: NONE,
+            cause: FAILED,
+            permit: false,
         });
         self.issue(s);
     }
 
-    fn flow_step_done(&mut self, r: u32, ok: bool) {
+    fn flow_step_done(&mut self, r: u32, ok: bool, cause: u8) {
         if !ok {
-            self.end_request(r, false);
+            self.end_request(r, false, cause);
             return;
         }
         let req = *self.requests.get(r);
@@ -429,7 +593,7 @@ impl<'p> Engine<'p> {
             }
         };
         let Some(to) = chosen else {
-            self.end_request(r, true);
+            self.end_request(r, true, 0);
             return;
         };
         let pause = wp.think[req.node as usize]
@@ -446,11 +610,26 @@ impl<'p> Engine<'p> {
         }
     }
 
-    fn end_request(&mut self, r: u32, ok: bool) {
+    fn end_request(&mut self, r: u32, ok: bool, cause: u8) {
         let req = *self.requests.get(r);
         self.requests.release(r);
         let w = req.workload as usize;
+        let latency = self.now - req.t_start - req.paused;
+        self.record_slo_workload(w, ok, latency);
+        if let Some(se) = &mut self.stats.series {
+            let b = se.bucket(self.now);
+            let k = b * se.nw + w;
+            if ok {
+                se.ok[k] += 1;
+                se.hist[k].record(latency);
+            } else {
+                se.err[k][cause as usize] += 1;
+            }
+        }
         if self.in_window() {
+            if !ok {
+                self.stats.causes[cause as usize] += 1;
+            }
             if ok {
                 let latency = self.now - req.t_start - req.paused;
                 let window = self.stats.window;
@@ -482,23 +661,33 @@ impl<'p> Engine<'p> {
         s
     }
 
-    /// Picks an instance of `svc` by its load-balancing policy.
+    /// Picks a routable instance of `svc` by its load-balancing policy (and the canary split),
+    /// or NONE when there is none.
     fn pick(&mut self, svc: u32) -> u32 {
-        let list = &self.p.svc_instances[svc as usize];
-        let n = list.len() as u32;
-        if n == 1 {
-            return list[0];
+        let mut pool = 0usize;
+        let weight = self.w.canary_weight[svc as usize];
+        if weight > 0.0
+            && !self.w.routes[svc as usize][1].is_empty()
+            && (self.w.routes[svc as usize][0].is_empty() || self.rng.uniform() < weight)
+        {
+            pool = 1;
         }
+        let list = &self.w.routes[svc as usize][pool];
+        let n = list.len() as u32;
+        if n <= 1 {
+            return list.first().copied().unwrap_or(NONE);
+        }
+        let rr = &mut self.w.rr[svc as usize][pool];
         match self.p.svc_lb[svc as usize] {
             LoadBalancing::RoundRobin => {
-                let k = self.rr[svc as usize];
-                self.rr[svc as usize] = if k + 1 == n { 0 } else { k + 1 };
+                let k = if *rr >= n { 0 } else { *rr };
+                *rr = if k + 1 == n { 0 } else { k + 1 };
                 list[k as usize]
             }
             LoadBalancing::Random => list[self.rng.below(n) as usize],
             LoadBalancing::LeastOutstanding => {
-                let k = self.rr[svc as usize];
-                self.rr[svc as usize] = if k + 1 == n { 0 } else { k + 1 };
+                let k = if *rr >= n { 0 } else { *rr };
+                *rr = if k + 1 == n { 0 } else { k + 1 };
                 let mut best = list[k as usize];
                 let mut best_load = self.inst[best as usize].outstanding;
                 for j in 1..n {
@@ -518,6 +707,7 @@ impl<'p> Engine<'p> {
                 if b >= a {
                     b += 1;
                 }
+                let list = &self.w.routes[svc as usize][pool];
                 let (a, b) = (list[a as usize], list[b as usize]);
                 if self.inst[b as usize].outstanding < self.inst[a as usize].outstanding {
                     b
@@ -535,9 +725,22 @@ impl<'p> Engine<'p> {
         let lane = &self.p.lanes[slot.lane as usize];
         let (target, service, timeout, line) =
             (lane.target, lane.service, lane.timeout, lane.timeout_line);
-        if slot.attempt == 0 && lane.retry.is_some_and(|r| r.budget.is_some()) {
-            let b = self.budget(slot.lane);
-            b.first_attempts += 1.0;
+        if slot.attempt == 0
+            && let Some(b) = lane.retry.and_then(|r| r.budget)
+        {
+            let st = self.budget(slot.lane, b.ttl);
+            st.a[st.cur] += 1.0;
+        }
+        // Bulkhead: a call takes a permit for all its attempts and copies.
+        if lane.bulk_base != NONE && !slot.permit && slot.caller_instance != NONE {
+            let k = (lane.bulk_base + self.p.inst_ordinal[slot.caller_instance as usize]) as usize;
+            if self.bulk[k] >= lane.max_concurrent {
+                self.slots.get_mut(s).cause = REJECTED;
+                self.lane_done(s, false);
+                return;
+            }
+            self.bulk[k] += 1;
+            self.slots.get_mut(s).permit = true;
         }
         let denied = self
             .breaker_of(&slot)
@@ -546,10 +749,34 @@ impl<'p> Engine<'p> {
             if self.in_window() {
                 self.stats.short_circuits += 1;
             }
+            self.slots.get_mut(s).cause = BREAKER;
             self.attempt_failed(s);
             return;
         }
         let instance = self.pick(service);
+        if instance == NONE {
+            // No healthy upstream.
+            self.slots.get_mut(s).cause = REJECTED;
+            self.attempt_failed(s);
+            return;
+        }
+        if line != NONE {
+            let deadline = self.now + timeout;
+            self.lines[line as usize].push_back((deadline, s, gen_));
+            if !self.line_armed[line as usize] {
+                self.line_armed[line as usize] = true;
+                self.schedule(deadline, Kind::TimeoutLine, line, 0);
+            }
+        }
+        let (extra, lost) = if self.w.active_rules.is_empty() {
+            (0.0, false)
+        } else {
+            self.net_rules(&slot, instance)
+        };
+        if lost {
+            self.lost(s, gen_);
+            return;
+        }
         self.inst[instance as usize].outstanding += 1;
         let v = self.visits.alloc(Visit {
             endpoint: target,
@@ -560,21 +787,18 @@ impl<'p> Engine<'p> {
             step: 0,
             pending: 0,
             failed: false,
+            inject: false,
+            cause: FAILED,
             state: State::Transit,
             t_arrive: 0.0,
             t_start: -1.0,
+            hold: 0.0,
+            extra,
         });
-        if line != NONE {
-            let deadline = self.now + timeout;
-            self.lines[line as usize].push_back((deadline, s, gen_));
-            if !self.line_armed[line as usize] {
-                self.line_armed[line as usize] = true;
-                self.schedule(deadline, Kind::TimeoutLine, line, 0);
-            }
-        }
         let d = self
             .p
-            .latency(slot.caller_zone, self.p.inst_zone[instance as usize]);
+            .latency(slot.caller_zone, self.w.inst_zone[instance as usize])
+            + extra;
         if d > 0.0 {
             self.schedule(self.now + d, Kind::Reach, v, 0);
         } else {
@@ -582,9 +806,32 @@ impl<'p> Engine<'p> {
         }
     }
 
+    /// An attempt that will never be answered: the caller's timeout fires, or, without one,
+    /// it gives up after [`LOST_GIVE_UP`].
+    fn lost(&mut self, s: u32, gen_: u32) {
+        let lane = &self.p.lanes[self.slots.get(s).lane as usize];
+        if lane.timeout_line == NONE {
+            self.schedule(self.now + LOST_GIVE_UP, Kind::Lost, s, gen_);
+        }
+    }
+
     /// A visit arrives at its instance: serve, queue or reject it.
     fn reach(&mut self, v: u32) {
         let i = self.visits.get(v).instance as usize;
+        if self.w.status[i] == Status::Down || self.w.status[i] == Status::Absent {
+            // Dead: a vanished machine never answers; a dead process refuses the connection.
+            let vis = *self.visits.get(v);
+            self.inst[i].outstanding = self.inst[i].outstanding.saturating_sub(1);
+            self.visits.get_mut(v).state = State::Free;
+            self.visits.release(v);
+            if self.w.vanished[i] {
+                self.lost(vis.slot, vis.gen_);
+            } else {
+                let d = self.p.latency(self.w.inst_zone[i], vis.caller_zone) + vis.extra;
+                self.respond(vis.slot, vis.gen_, false, d, FAILED);
+            }
+            return;
+        }
         self.visits.get_mut(v).t_arrive = self.now;
         let inst = &self.inst[i];
         if inst.busy < self.p.inst_workers[i] {
@@ -603,8 +850,21 @@ impl<'p> Engine<'p> {
         vis.t_start = self.now;
         let (i, e) = (vis.instance as usize, vis.endpoint as usize);
         self.inst[i].busy += 1;
-        let work = self.p.ep_dist[e].sample(&mut self.rng);
-        let ps = self.p.inst_ps[i];
+        self.w
+            .busy_change(self.p.inst_service[i] as usize, self.now, 1.0);
+        let mut work = self.p.ep_dist[e].sample(&mut self.rng);
+        if self.w.dynamic {
+            let ver = self.w.version_of(self.plan, i);
+            let slow = self.w.slow[i];
+            let hold = work * slow * (ver.latency - ver.cpu).max(0.0);
+            work *= slow * ver.cpu;
+            let p_err = 1.0 - (1.0 - self.w.ep_err[e]) * (1.0 - ver.error_rate);
+            let inject = p_err > 0.0 && self.rng.uniform() < p_err;
+            let vis = self.visits.get_mut(v);
+            vis.hold = hold;
+            vis.inject = inject;
+        }
+        let ps = self.w.inst_ps[i];
         if ps == NONE {
             self.schedule(self.now + work, Kind::CpuDone, v, 0);
         } else {
@@ -614,13 +874,44 @@ impl<'p> Engine<'p> {
 
     fn cpu_done(&mut self, v: u32) {
         let vis = self.visits.get_mut(v);
-        vis.state = State::Calls;
-        vis.step = 0;
+        if vis.state == State::Dead {
+            vis.state = State::Free;
+            self.visits.release(v);
+            return;
+        }
         let i = vis.instance as usize;
         let t_start = vis.t_start;
-        let host = self.p.inst_host[i];
-        if host != NONE && self.p.inst_ps[i] == NONE {
+        let hold = vis.hold;
+        let host = self.w.inst_host[i];
+        if host != NONE && self.w.inst_ps[i] == NONE {
             self.stats.host_busy[host as usize] += self.overlap(t_start);
+        }
+        if hold > 0.0 {
+            self.visits.get_mut(v).state = State::Hold;
+            self.schedule(self.now + hold, Kind::Hold, v, 0);
+            return;
+        }
+        self.after_work(v);
+    }
+
+    fn hold_done(&mut self, v: u32) {
+        if self.visits.get(v).state == State::Dead {
+            self.visits.get_mut(v).state = State::Free;
+            self.visits.release(v);
+            return;
+        }
+        self.after_work(v);
+    }
+
+    /// The visit's own work is done: fail it (injected error) or run its calls.
+    fn after_work(&mut self, v: u32) {
+        let vis = self.visits.get_mut(v);
+        vis.state = State::Calls;
+        vis.step = 0;
+        if vis.inject {
+            vis.cause = FAILED;
+            self.finish(v, false);
+            return;
         }
         self.run_steps(v);
     }
@@ -640,7 +931,7 @@ impl<'p> Engine<'p> {
             // inline (rejected with no network latency) cannot finish the visit under our feet.
             self.visits.get_mut(v).pending = 1;
             let (l0, l1) = self.p.steps[step as usize];
-            let caller_zone = self.p.inst_zone[vis.instance as usize];
+            let caller_zone = self.w.inst_zone[vis.instance as usize];
             for lane in l0..l1 {
                 let spec = &self.p.lanes[lane as usize];
                 let (p, count, detached) = (spec.probability, spec.count, spec.is_async);
@@ -655,6 +946,8 @@ impl<'p> Engine<'p> {
                     copies_left: count,
                     attempt: 0,
                     caller_zone,
+                    cause: FAILED,
+                    permit: false,
                 };
                 if detached {
                     // Fire and forget: every copy at once, nobody waits.
@@ -674,6 +967,13 @@ impl<'p> Engine<'p> {
             }
             let vis = self.visits.get_mut(v);
             vis.pending -= 1;
+            if vis.state == State::Dead {
+                if vis.pending == 0 {
+                    vis.state = State::Free;
+                    self.visits.release(v);
+                }
+                return;
+            }
             if vis.pending > 0 {
                 return;
             }
@@ -682,6 +982,22 @@ impl<'p> Engine<'p> {
                 return;
             }
             vis.step += 1;
+        }
+    }
+
+    /// Counts a finished or rejected visit in the timeline, the SLOs and a canary's analysis.
+    fn record_visit(&mut self, i: usize, e: usize, ok: bool, response: f64) {
+        let svc = self.p.inst_service[i] as usize;
+        if let Some(se) = &mut self.stats.series {
+            let b = se.bucket(self.now);
+            se.visits[b * se.ns + svc] += 1;
+            se.visit_errors[b * se.ns + svc] += u32::from(!ok);
+        }
+        if !self.slo_by_endpoint[e].is_empty() {
+            self.record_slo_endpoint(e, ok, response);
+        }
+        if self.w.analysing[svc] != NONE {
+            self.canary_sample(svc, i, ok, response);
         }
     }
 
@@ -707,20 +1023,28 @@ impl<'p> Engine<'p> {
             es.errors += u64::from(!ok);
             es.response_sum += self.now - vis.t_arrive;
         }
+        self.record_visit(i, e, ok, self.now - vis.t_arrive);
         self.visits.get_mut(v).state = State::Free;
         self.visits.release(v);
         let inst = &mut self.inst[i];
         inst.busy -= 1;
         inst.outstanding -= 1;
-        if let Some(next) = inst.queue.pop_front() {
+        self.w
+            .busy_change(self.p.inst_service[i] as usize, self.now, -1.0);
+        if let Some(next) = self.inst[i].queue.pop_front() {
             self.start(next);
         }
+        let cause = if ok { 0 } else { vis.cause };
         self.respond(
             vis.slot,
             vis.gen_,
             ok,
-            self.p.latency(self.p.inst_zone[i], vis.caller_zone),
+            self.p.latency(self.w.inst_zone[i], vis.caller_zone) + vis.extra,
+            cause,
         );
+        if self.w.status[i] == Status::Draining && self.inst[i].outstanding == 0 {
+            self.drained(i);
+        }
     }
 
     fn reject(&mut self, v: u32) {
@@ -731,6 +1055,7 @@ impl<'p> Engine<'p> {
             self.stats.endpoints[e].errors += 1;
             self.stats.endpoints[e].rejected += 1;
         }
+        self.record_visit(i, e, false, 0.0);
         self.visits.get_mut(v).state = State::Free;
         self.visits.release(v);
         self.inst[i].outstanding -= 1;
@@ -738,13 +1063,21 @@ impl<'p> Engine<'p> {
             vis.slot,
             vis.gen_,
             false,
-            self.p.latency(self.p.inst_zone[i], vis.caller_zone),
+            self.p.latency(self.w.inst_zone[i], vis.caller_zone) + vis.extra,
+            REJECTED,
         );
+        if self.w.status[i] == Status::Draining && self.inst[i].outstanding == 0 {
+            self.drained(i);
+        }
     }
 
-    fn respond(&mut self, s: u32, gen_: u32, ok: bool, delay: f64) {
+    fn respond(&mut self, s: u32, gen_: u32, ok: bool, delay: f64, cause: u8) {
         if self.slot_gen[s as usize] != gen_ {
             return; // The caller gave up on this attempt.
+        }
+        if !ok {
+            // Safe: while the generation matches, this attempt is the slot's only one.
+            self.slots.get_mut(s).cause = cause;
         }
         // Handled inline when there is no latency, unless responses are already nested deep
         // (a long call chain completing at once): then through the queue, to bound the stack.
@@ -762,6 +1095,13 @@ impl<'p> Engine<'p> {
         }
     }
 
+    /// Whether the visit waiting on slot `s` died with its instance.
+    fn owner_dead(&self, slot: &Slot) -> bool {
+        !slot.owner_is_request
+            && slot.owner != NONE
+            && self.visits.get(slot.owner).state == State::Dead
+    }
+
     fn on_response(&mut self, s: u32, gen_: u32, ok: bool) {
         if self.slot_gen[s as usize] != gen_ {
             return;
@@ -775,13 +1115,14 @@ impl<'p> Engine<'p> {
             self.attempt_failed(s);
             return;
         }
+        let dead = self.owner_dead(&slot);
         let slot = self.slots.get_mut(s);
         slot.copies_left -= 1;
-        if slot.copies_left > 0 {
+        if slot.copies_left > 0 && !dead {
             slot.attempt = 0;
             self.issue(s);
         } else {
-            self.lane_done(s, true);
+            self.lane_done(s, !dead);
         }
     }
 
@@ -815,18 +1156,25 @@ impl<'p> Engine<'p> {
         if let Some(k) = self.breaker_of(&slot) {
             self.breaker_record(k, false);
         }
+        self.slots.get_mut(s).cause = TIMEOUT;
         self.attempt_failed(s);
     }
 
     fn attempt_failed(&mut self, s: u32) {
         let slot = *self.slots.get(s);
+        if self.owner_dead(&slot) {
+            self.lane_done(s, false);
+            return;
+        }
         let retry = self.p.lanes[slot.lane as usize].retry;
         let within_budget = |eng: &mut Self, r: &crate::net::Retry| match r.budget {
             None => true,
-            Some(share) => {
-                let b = eng.budget(slot.lane);
-                if b.retries + 1.0 <= share * b.first_attempts {
-                    b.retries += 1.0;
+            Some(b) => {
+                let st = eng.budget(slot.lane, b.ttl);
+                let (firsts, retries) = st.sums();
+                let allowed = (b.min_per_second * b.ttl).max(b.percent * firsts);
+                if retries + 1.0 <= allowed + 1e-9 {
+                    st.b[st.cur] += 1.0;
                     true
                 } else {
                     false
@@ -867,17 +1215,33 @@ impl<'p> Engine<'p> {
         let slot = *self.slots.get(s);
         self.slot_gen[s as usize] = self.slot_gen[s as usize].wrapping_add(1);
         self.slots.release(s);
+        if slot.permit {
+            let lane = &self.p.lanes[slot.lane as usize];
+            let k = (lane.bulk_base + self.p.inst_ordinal[slot.caller_instance as usize]) as usize;
+            self.bulk[k] = self.bulk[k].saturating_sub(1);
+        }
         if slot.owner == NONE {
             return; // An asynchronous call: nobody waits for it.
         }
         if slot.owner_is_request {
-            self.flow_step_done(slot.owner, ok);
+            self.flow_step_done(slot.owner, ok, slot.cause);
             return;
         }
         let v = slot.owner;
         let optional = self.p.lanes[slot.lane as usize].optional;
         let vis = self.visits.get_mut(v);
-        vis.failed |= !ok && !optional;
+        if vis.state == State::Dead {
+            vis.pending -= 1;
+            if vis.pending == 0 {
+                vis.state = State::Free;
+                self.visits.release(v);
+            }
+            return;
+        }
+        if !ok && !optional && !vis.failed {
+            vis.failed = true;
+            vis.cause = slot.cause;
+        }
         vis.pending -= 1;
         if vis.pending == 0 {
             if vis.failed {
@@ -936,31 +1300,31 @@ impl<'p> Engine<'p> {
             return;
         };
         let now = self.now;
+        let caller_svc = self.p.lanes[self.p.breaker_lane[k] as usize].caller_service;
         let st = &mut self.breakers[k];
+        let mut delta = 0i32;
         match st.mode {
             BreakerMode::Closed => {
-                if now - st.window_start >= params.window {
-                    st.window_start = now;
-                    st.window_calls = 0;
-                    st.window_failures = 0;
-                }
-                st.window_calls += 1;
+                st.window.advance(now, params.window / SLICES as f64);
+                let cur = st.window.cur;
+                st.window.a[cur] += 1.0;
                 if ok {
                     st.consecutive = 0;
                 } else {
                     st.consecutive += 1;
-                    st.window_failures += 1;
+                    st.window.b[cur] += 1.0;
                 }
+                let (calls, failures) = st.window.sums();
                 let by_count = params
                     .consecutive_failures
                     .is_some_and(|n| st.consecutive >= n);
-                let by_rate = params.error_rate.is_some_and(|r| {
-                    st.window_calls >= params.min_calls
-                        && f64::from(st.window_failures) >= r * f64::from(st.window_calls)
-                });
+                let by_rate = params
+                    .error_rate
+                    .is_some_and(|r| calls >= f64::from(params.min_calls) && failures >= r * calls);
                 if by_count || by_rate {
                     st.mode = BreakerMode::Open;
                     st.open_until = now + params.open_for;
+                    delta = 1;
                 }
             }
             BreakerMode::HalfOpen if !ok => {
@@ -971,26 +1335,28 @@ impl<'p> Engine<'p> {
                 st.probes_ok += 1;
                 if st.probes_ok >= params.half_open_probes {
                     *st = BreakerState {
-                        window_start: now,
+                        window: Sliding {
+                            since: now,
+                            ..Sliding::default()
+                        },
                         ..BreakerState::default()
                     };
+                    delta = -1;
                 }
             }
             // A late outcome of an attempt let through before the breaker opened.
             BreakerMode::Open => {}
         }
+        if delta != 0 && caller_svc != NONE {
+            let c = &mut self.w.breakers_open[caller_svc as usize];
+            *c = c.saturating_add_signed(delta);
+        }
     }
 
-    fn budget(&mut self, lane: u32) -> &mut BudgetState {
+    fn budget(&mut self, lane: u32, ttl: f64) -> &mut BudgetState {
         let now = self.now;
         let b = &mut self.budgets[lane as usize];
-        if now - b.window_start >= BUDGET_WINDOW {
-            *b = BudgetState {
-                window_start: now,
-                first_attempts: 0.0,
-                retries: 0.0,
-            };
-        }
+        b.advance(now, ttl / SLICES as f64);
         b
     }
 

@@ -25,6 +25,12 @@ pub(crate) struct Lane {
     pub is_async: bool,
     /// First of this lane's breaker states (one per instance of the calling service), or NONE.
     pub breaker_base: u32,
+    /// The calling service, or NONE for a workload's flow visit.
+    pub caller_service: u32,
+    /// Bulkhead limit per calling instance, or NONE.
+    pub max_concurrent: u32,
+    /// First of this lane's bulkhead counters (one per calling instance), or NONE.
+    pub bulk_base: u32,
 }
 
 /// A workload, flattened.
@@ -62,9 +68,17 @@ pub(crate) struct Prepared {
     pub inst_ordinal: Vec<u32>,
     /// Per circuit-breaker state (one per lane with a breaker × calling instance): its lane.
     pub breaker_lane: Vec<u32>,
+    /// Number of bulkhead counters.
+    pub bulk_len: usize,
+    /// Workers of each service's instances (the first instance's; 1 without instances).
+    pub svc_workers: Vec<u32>,
     /// u32::MAX when unbounded.
     pub inst_queue_limit: Vec<u32>,
     pub ps_hosts: Vec<PsHostPrep>,
+    /// Per host: its index in `ps_hosts`, or NONE.
+    pub host_ps: Vec<u32>,
+    /// Per host: its zone, or NONE.
+    pub host_zone: Vec<u32>,
     pub svc_instances: Vec<Vec<u32>>,
     pub svc_lb: Vec<LoadBalancing>,
     pub ep_service: Vec<u32>,
@@ -81,7 +95,9 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(net: &SimNet) -> Result<Prepared, NetError> {
+    /// Flattens `net`; hosts in `force_ps` run processor sharing whatever their load (their
+    /// capacity or the pods on them may change during the run).
+    pub fn new(net: &SimNet, force_ps: &[u32]) -> Result<Prepared, NetError> {
         net.validate()?;
         let ni = net.instances.len();
         let mut svc_instances = vec![Vec::new(); net.services.len()];
@@ -96,7 +112,7 @@ impl Prepared {
         let mut host_ps = vec![NONE; net.hosts.len()];
         let mut ps_hosts = Vec::new();
         for (h, host) in net.hosts.iter().enumerate() {
-            if host_workers[h] > host.cores {
+            if host_workers[h] > host.cores || force_ps.contains(&(h as u32)) {
                 host_ps[h] = ps_hosts.len() as u32;
                 ps_hosts.push(PsHostPrep {
                     host: h as u32,
@@ -111,6 +127,7 @@ impl Prepared {
             }
         }
         let mut breaker_lane: Vec<u32> = Vec::new();
+        let mut bulk_len = 0usize;
         let mut lanes = Vec::new();
         let mut steps = Vec::new();
         let mut ep_steps = Vec::with_capacity(net.endpoints.len());
@@ -128,7 +145,16 @@ impl Prepared {
                     } else {
                         NONE
                     };
+                    let bulk_base = if c.max_concurrent.is_some() {
+                        bulk_len += callers;
+                        (bulk_len - callers) as u32
+                    } else {
+                        NONE
+                    };
                     lanes.push(Lane {
+                        caller_service: e.service,
+                        max_concurrent: c.max_concurrent.unwrap_or(NONE),
+                        bulk_base,
                         timeout_line: NONE,
                         optional: c.optional,
                         is_async: c.is_async,
@@ -154,6 +180,9 @@ impl Prepared {
             for s in &w.flow.steps {
                 lane.push(lanes.len() as u32);
                 lanes.push(Lane {
+                    caller_service: NONE,
+                    max_concurrent: NONE,
+                    bulk_base: NONE,
                     timeout_line: NONE,
                     optional: false,
                     is_async: false,
@@ -220,14 +249,21 @@ impl Prepared {
                 .map(|i| i.host.map_or(NONE, |h| host_ps[h as usize]))
                 .collect(),
             inst_workers: net.instances.iter().map(|i| i.workers).collect(),
+            svc_workers: svc_instances
+                .iter()
+                .map(|l| l.first().map_or(1, |&i| net.instances[i as usize].workers))
+                .collect(),
             inst_ordinal,
             breaker_lane,
+            bulk_len,
             inst_queue_limit: net
                 .instances
                 .iter()
                 .map(|i| i.queue_limit.unwrap_or(u32::MAX))
                 .collect(),
             ps_hosts,
+            host_ps,
+            host_zone: net.hosts.iter().map(|h| h.zone.unwrap_or(NONE)).collect(),
             svc_instances,
             svc_lb: net.services.iter().map(|s| s.load_balancing).collect(),
             ep_service: net.endpoints.iter().map(|e| e.service).collect(),

@@ -55,6 +55,26 @@ pub(crate) enum Kind {
     TimeoutLine,
     /// A backoff ends and the call is retried (a = call slot, b = generation).
     Retry,
+    /// A visit ends the non-CPU part of its work (a = visit).
+    Hold,
+    /// A lost attempt of a call without a timeout gives up (a = call slot, b = generation).
+    Lost,
+    /// A scenario action is due (a = action index).
+    Action,
+    /// A pod becomes ready (a = instance, b = its lifecycle generation).
+    PodReady,
+    /// Health checks notice a dead instance (a = instance, b = its lifecycle generation).
+    Detect,
+    /// An autoscaler evaluates (a = autoscaler).
+    HpaSync,
+    /// A canary's analysis is due (a = deployment).
+    Analysis,
+    /// Blue/green: the old pods' grace period ends (a = deployment).
+    Retire,
+    /// End of a timeline bucket (a = bucket index).
+    Tick,
+    /// The warm-up ends (snapshot of the time-integrated counters).
+    Warmup,
 }
 
 impl PartialEq for Event {
