@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module and returns the process exit code; this file only
 //! wires clap to them.
 
+mod attack;
 mod bench;
 mod import;
 mod predict;
@@ -66,6 +67,9 @@ enum Command {
     Detect(predict::DetectArgs),
     /// Forecast a series with prediction intervals, or when a resource fills up.
     Forecast(predict::ForecastArgs),
+    /// Attack paths into the twin, the most likely one and the fixes that cut them;
+    /// reachability between two points; blast radius of a compromised host.
+    Attack(attack::AttackArgs),
     /// Print the JSON Schema of the twin format (for editors and other tools).
     Schema,
     /// Print a shell completion script, e.g. `doppel completions bash > /etc/bash_completion.d/doppel`.
@@ -148,6 +152,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => import::run_diff(args),
         Command::Detect(args) => predict::run_detect(args),
         Command::Forecast(args) => predict::run_forecast(args),
+        Command::Attack(args) => attack::run(args),
         Command::Schema => {
             out.write_all(doppel_model::schema_json().as_bytes())?;
             Ok(ExitCode::SUCCESS)
