@@ -124,3 +124,80 @@ impl Production {
         Ok(out)
     }
 }
+
+/// The demo's production script: a compressed day of load (a sine of `day_s` seconds, ±35%),
+/// a slow memory leak, and a slow dependency (`slow_service` `slow_factor` times slower) from
+/// `slow_from_s` to `slow_to_s` of every `cycle_s` seconds.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// Length of the compressed day, seconds.
+    pub day_s: f64,
+    /// The dependency that becomes slow.
+    pub slow_service: String,
+    /// How much slower.
+    pub slow_factor: f64,
+    /// Cycle length, seconds.
+    pub cycle_s: i64,
+    /// Slow phase start within the cycle, seconds.
+    pub slow_from_s: i64,
+    /// Slow phase end within the cycle, seconds.
+    pub slow_to_s: i64,
+}
+
+impl Script {
+    /// The demo's script for the example shop.
+    pub fn shop() -> Script {
+        Script {
+            day_s: 600.0,
+            slow_service: "recommendations".into(),
+            slow_factor: 2.5,
+            cycle_s: 480,
+            slow_from_s: 90,
+            slow_to_s: 270,
+        }
+    }
+
+    /// Load multiplier at `t_s` seconds into the run.
+    pub fn load(&self, t_s: f64) -> f64 {
+        1.0 + 0.35 * (2.0 * std::f64::consts::PI * t_s / self.day_s).sin()
+    }
+
+    /// Whether the dependency is slow at `t_s` seconds into the run.
+    pub fn slow(&self, t_s: i64) -> bool {
+        let c = t_s.rem_euclid(self.cycle_s.max(1));
+        c >= self.slow_from_s && c < self.slow_to_s
+    }
+}
+
+/// Feeds the app with the production's telemetry through the remote-write intake (write-ahead
+/// log included) every `tick`, with sample times from the clock, for `ticks` ticks (`None`:
+/// forever).
+pub async fn drive(
+    app: std::sync::Arc<crate::App>,
+    twin: Twin,
+    script: Script,
+    tick: std::time::Duration,
+    ticks: Option<u64>,
+) -> Result<(), crate::Error> {
+    let mut prod = Production::new(&twin)?;
+    let mut interval = tokio::time::interval(tick);
+    let mut slow = false;
+    let mut n: u64 = 0;
+    while ticks.is_none_or(|t| n < t) {
+        interval.tick().await;
+        let t_s = (n as f64 * tick.as_secs_f64()) as i64;
+        if script.slow(t_s) != slow {
+            slow = !slow;
+            let f = if slow { script.slow_factor } else { 1.0 };
+            prod.set_slowdown(&script.slow_service, f)?;
+            tracing::info!(service = %script.slow_service, factor = f, "production changed");
+        }
+        let now = crate::now_ms();
+        let batch = prod.tick(now, tick.as_secs_f64(), script.load(t_s as f64))?;
+        let body =
+            crate::ingest::remote_write::compress(&crate::ingest::remote_write::encode(&batch));
+        app.ingest(crate::record::REMOTE_WRITE, &body, now).await?;
+        n += 1;
+    }
+    Ok(())
+}

@@ -104,3 +104,33 @@ async fn slowed_service_drifts_then_recalibration_brings_drift_down() {
         .expect("drift history");
     assert!(hist.len() >= 60, "{}", hist.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_production_feeds_live_metrics_through_the_intake() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let twin = shop();
+    let store = Arc::new(SqliteStore::in_memory().expect("store"));
+    let cfg = Config::new("unused", dir.path().join("wal"));
+    let (app, _) = App::start_with(cfg, store, Some(twin.clone()))
+        .await
+        .expect("start");
+    let script = doppel_server::synth::Script::shop();
+    assert!(!script.slow(0) && script.slow(200) && !script.slow(400));
+    assert!(
+        (script.load(150.0) - 1.35).abs() < 1e-9,
+        "the compressed day peaks at +35%"
+    );
+    doppel_server::synth::drive(
+        Arc::clone(&app),
+        twin,
+        script,
+        std::time::Duration::from_millis(5),
+        Some(40),
+    )
+    .await
+    .expect("drive");
+    // Five series per service per tick; four of them are mapped (memory is not compared).
+    let stats = app.ingest_stats();
+    assert_eq!(stats.samples, 40 * 12 * 5);
+    assert_eq!(stats.mapped, 40 * 12 * 4);
+}

@@ -1,0 +1,257 @@
+//! `doppel serve` and `doppel demo`: the live twin as a long-running HTTP service.
+//!
+//! `serve` stores the twin (SQLite file or PostgreSQL), takes in live telemetry, tracks drift
+//! and recalibrates; `demo` does the same on an embedded store with the example shop and a
+//! built-in synthetic production, so the twin is live on first run. Both print the URL and, on
+//! a store's first start, the one-time admin token; logs go to stderr (`RUST_LOG` filters).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use doppel_server::{App, Config, DriftConfig};
+
+use crate::twin_files;
+
+/// Arguments of `doppel serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The twin's files (merged; `include` lists are followed). Optional when the store
+    /// already holds a twin; when given and different, they become a new version.
+    #[arg(long = "twin", value_name = "FILE")]
+    pub twin: Vec<PathBuf>,
+    /// Where to keep everything: a SQLite file, or `postgres://user@host/db` for a team.
+    #[arg(long, default_value = "doppel.db")]
+    pub store: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    pub listen: SocketAddr,
+    /// Directory of the write-ahead log (default: `<store>.wal` beside a SQLite file,
+    /// `doppel-wal` for PostgreSQL).
+    #[arg(long, value_name = "DIR")]
+    pub wal_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub drift: DriftArgs,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    pub max_body: usize,
+    /// Turn authentication off. Refused unless listening on a loopback address.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+}
+
+/// Drift and recalibration options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DriftArgs {
+    /// Window over which predictions are compared with observations, seconds.
+    #[arg(long, default_value_t = 60)]
+    pub drift_window: i64,
+    /// Drift (MAPE, percent) above which a service counts as drifting.
+    #[arg(long, default_value_t = 20.0)]
+    pub drift_threshold: f64,
+    /// Evaluations in a row (one every 10 s) above the threshold before recalibrating.
+    #[arg(long, default_value_t = 3)]
+    pub drift_sustain: u32,
+    /// Never recalibrate automatically (drift is still measured).
+    #[arg(long)]
+    pub no_recalibrate: bool,
+}
+
+impl DriftArgs {
+    fn config(&self) -> DriftConfig {
+        DriftConfig {
+            window_s: self.drift_window.max(10),
+            interval_s: 10,
+            threshold_pct: self.drift_threshold,
+            sustain: self.drift_sustain.max(1),
+            recalibrate: !self.no_recalibrate,
+        }
+    }
+}
+
+/// Arguments of `doppel demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    pub listen: SocketAddr,
+    /// Directory for the demo's store and log (default: a new directory under the system's
+    /// temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_after: Option<u64>,
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn banner(listen: SocketAddr, token: Option<&str>, extra: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let url = format!("http://{listen}");
+    writeln!(
+        out,
+        "Doppel live twin at {url}  (API description: {url}/api/openapi.json)"
+    )?;
+    match token {
+        Some(t) => {
+            writeln!(out, "Admin token (shown once, store it now): {t}")?;
+            writeln!(out, "  curl -H 'Authorization: Bearer {t}' {url}/api/drift")?;
+        }
+        None => writeln!(
+            out,
+            "Use an existing token (the first start printed the admin's)."
+        )?,
+    }
+    if !extra.is_empty() {
+        writeln!(out, "{extra}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn shutdown_signal(stop_after: Option<u64>) {
+    match stop_after {
+        Some(s) => {
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(s)) => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Runs `doppel serve`.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logs();
+    if args.insecure_no_auth && !args.listen.ip().is_loopback() {
+        anyhow::bail!("--insecure-no-auth is only allowed on a loopback address");
+    }
+    let twin = if args.twin.is_empty() {
+        None
+    } else {
+        let Some(loaded) = twin_files::load_valid(&args.twin)? else {
+            return Ok(ExitCode::from(1));
+        };
+        Some(loaded.twin)
+    };
+    let is_pg = args.store.starts_with("postgres://") || args.store.starts_with("postgresql://");
+    let wal_dir = args.wal_dir.clone().unwrap_or_else(|| {
+        if is_pg {
+            PathBuf::from("doppel-wal")
+        } else {
+            PathBuf::from(format!("{}.wal", args.store))
+        }
+    });
+    let mut cfg = Config::new(args.store.clone(), wal_dir);
+    cfg.drift = args.drift.config();
+    cfg.max_body = args.max_body;
+    cfg.auth = !args.insecure_no_auth;
+    runtime()?.block_on(async move {
+        let (app, token) = App::start(cfg, twin)
+            .await
+            .context("starting the live twin")?;
+        app.spawn_tasks();
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        banner(listener.local_addr()?, token.as_deref(), "")?;
+        doppel_server::serve(app, listener, shutdown_signal(None)).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+const SHOP: &str = include_str!("../../../examples/shop.yaml");
+const SHOP_NETWORK: &str = include_str!("../../../examples/shop-network.yaml");
+
+fn demo_twin() -> anyhow::Result<doppel_model::Twin> {
+    let loaded = doppel_model::load(&["shop.yaml"], |p: &Path| {
+        match p.file_name().and_then(|n| n.to_str()) {
+            Some("shop.yaml") => Ok(SHOP.as_bytes().to_vec()),
+            Some("shop-network.yaml") => Ok(SHOP_NETWORK.as_bytes().to_vec()),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "not part of the demo",
+            )),
+        }
+    });
+    if let Some(e) = loaded.errors().next() {
+        anyhow::bail!("the built-in example twin does not load: {e}");
+    }
+    Ok(loaded.twin)
+}
+
+/// Runs `doppel demo`.
+pub fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    init_logs();
+    let twin = demo_twin()?;
+    let dir = args.data.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("doppel-demo-{}", std::process::id()))
+    });
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut cfg = Config::new(
+        dir.join("doppel.db").to_string_lossy().into_owned(),
+        dir.join("wal"),
+    );
+    cfg.drift = DriftConfig {
+        window_s: 60,
+        interval_s: 10,
+        threshold_pct: 15.0,
+        sustain: 3,
+        recalibrate: true,
+    };
+    runtime()?.block_on(async move {
+        let (app, token) = App::start(cfg, Some(twin.clone()))
+            .await
+            .context("starting the live twin")?;
+        app.spawn_tasks();
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let script = doppel_server::synth::Script::shop();
+        let extra = format!(
+            "Demo data in {}. A synthetic production of the example shop is sending live \
+             metrics: a compressed day of load every {} s, a slow memory leak, and `{}` {}x \
+             slower from {} s to {} s of every {} s, which the twin should notice (GET \
+             /api/drift) and recalibrate for (GET /api/twin/versions). Ctrl-C stops.",
+            dir.display(),
+            script.day_s,
+            script.slow_service,
+            script.slow_factor,
+            script.slow_from_s,
+            script.slow_to_s,
+            script.cycle_s
+        );
+        banner(listener.local_addr()?, token.as_deref(), &extra)?;
+        let producer = tokio::spawn(doppel_server::synth::drive(
+            Arc::clone(&app),
+            twin,
+            script,
+            std::time::Duration::from_secs(1),
+            None,
+        ));
+        doppel_server::serve(app, listener, shutdown_signal(args.stop_after)).await?;
+        producer.abort();
+        Ok(ExitCode::SUCCESS)
+    })
+}
