@@ -5,8 +5,12 @@
 
 mod attack;
 mod bench;
+mod check;
+mod compare;
 mod import;
 mod predict;
+mod report_html;
+mod run_scenario;
 mod show;
 mod simulate;
 mod twin_files;
@@ -56,6 +60,12 @@ enum Command {
     /// Simulate the twin request by request: latency percentiles, errors, utilization, with
     /// confidence intervals over replications. Deterministic per seed.
     Simulate(simulate::SimulateArgs),
+    /// Run a what-if scenario beside the baseline: both side by side with confidence
+    /// intervals, and the SLOs that flip.
+    Compare(compare::CompareArgs),
+    /// CI gate: run scenarios; exit 0 when every SLO holds in every one, 1 when one breaks
+    /// (which, when, by how much), 2 on bad input.
+    Check(check::CheckArgs),
     /// Time the simulator on its reference benchmarks (visits per CPU second, wall time, memory).
     Bench(bench::BenchArgs),
     /// Build or update a twin from Terraform, Kubernetes, Ansible, NetBox or traces
@@ -147,6 +157,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Simulate(args) => simulate::run(args),
+        Command::Compare(args) => compare::run(args),
+        Command::Check(args) => check::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Import(args) => import::run(args),
         Command::Diff(args) => import::run_diff(args),

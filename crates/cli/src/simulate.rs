@@ -1,15 +1,16 @@
-//! `doppel simulate`: run the discrete-event simulator (or the analytic estimate) on a twin.
+//! `doppel simulate`: run the discrete-event simulator (or the analytic estimate) on a twin,
+//! optionally under a what-if scenario (`--scenario`), as text, JSON or a self-contained HTML
+//! report.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::Context;
 use clap::ValueEnum;
 use doppel_model::Duration;
 
-use crate::twin_files;
+use crate::{report_html, run_scenario, twin_files};
 
 /// Output formats of `simulate`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -18,6 +19,8 @@ pub enum Format {
     Text,
     /// JSON (the keys the UI and scripts read).
     Json,
+    /// A self-contained HTML report with timeline charts (open it in any browser, offline).
+    Html,
 }
 
 /// Arguments of `doppel simulate`.
@@ -47,6 +50,16 @@ pub struct SimulateArgs {
     /// Print the instant analytic estimate (queueing formulas) instead of simulating.
     #[arg(long)]
     analytic: bool,
+    /// A what-if scenario to apply (faults, load shapes, policies, autoscaling, rollouts);
+    /// see docs/SCENARIOS.md. Its `duration` and `warmup`, when given, win over the flags.
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+    /// Width of a timeline bucket (the scenario's `bucket` wins).
+    #[arg(long, default_value = "1s")]
+    bucket: Duration,
+    /// Write the output to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 /// Runs `doppel simulate`.
@@ -54,73 +67,83 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let Some(loaded) = twin_files::load_valid(&args.files)? else {
         return Ok(ExitCode::from(1));
     };
-    let net = match doppel_sim::compile::compile(&loaded.twin) {
-        Ok(net) => net,
-        Err(e) => {
-            let mut err = std::io::stderr().lock();
-            writeln!(err, "cannot simulate {}: {e}", args.files[0].display())?;
-            return Ok(ExitCode::from(1));
-        }
-    };
     let mut out = std::io::stdout().lock();
     if args.analytic {
+        let net = match doppel_sim::compile::compile(&loaded.twin) {
+            Ok(net) => net,
+            Err(e) => {
+                let mut err = std::io::stderr().lock();
+                writeln!(err, "cannot simulate {}: {e}", args.files[0].display())?;
+                return Ok(ExitCode::from(1));
+            }
+        };
         let estimate = doppel_sim::analytic::estimate(&net).context("analytic estimate")?;
         match args.format {
             Format::Json => {
                 serde_json::to_writer_pretty(&mut out, &estimate)?;
                 writeln!(out)?;
             }
-            Format::Text => out.write_all(render_estimate(&estimate).as_bytes())?,
+            Format::Text | Format::Html => {
+                out.write_all(render_estimate(&estimate).as_bytes())?;
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let mut duration = args.duration.as_secs_f64();
+    let mut warmup = args.warmup.as_secs_f64();
+    let (net, plan, title) = match &args.scenario {
+        Some(path) => {
+            let Some(checked) = run_scenario::read(path, &loaded)? else {
+                return Ok(ExitCode::from(1));
+            };
+            let s = &checked.loaded.scenario;
+            duration = s.duration.map_or(duration, |d| d.as_secs_f64());
+            warmup = s.warmup.map_or(warmup, |d| d.as_secs_f64());
+            let Some(mut c) = run_scenario::compile(&checked, duration)? else {
+                return Ok(ExitCode::from(1));
+            };
+            if s.bucket.is_none() {
+                c.plan.bucket = args.bucket.as_secs_f64();
+            }
+            (c.net, c.plan, checked.loaded.display_name())
+        }
+        None => {
+            let Some((net, plan)) =
+                run_scenario::compile_twin(&loaded.twin, &args.files, args.bucket.as_secs_f64())?
+            else {
+                return Ok(ExitCode::from(1));
+            };
+            let name = loaded.twin.name.clone().unwrap_or_else(|| "twin".into());
+            (net, plan, name)
+        }
+    };
     let cfg = doppel_sim::SimConfig {
-        duration: args.duration.as_secs_f64(),
-        warmup: args.warmup.as_secs_f64(),
+        duration,
+        warmup,
         seed: args.seed,
         replications: args.replications,
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()?;
-    let spinner = indicatif::ProgressBar::new_spinner().with_message(format!(
-        "simulating {} × {} of {}",
-        args.replications,
-        args.duration,
-        args.files[0].display()
-    ));
-    let started = Instant::now();
-    // Show the spinner only for runs long enough to wonder about.
-    let ticker = std::thread::spawn({
-        let spinner = spinner.clone();
-        move || {
-            let shown_after = Instant::now() + StdDuration::from_secs(1);
-            while !spinner.is_finished() {
-                if Instant::now() >= shown_after {
-                    spinner.tick();
-                }
-                std::thread::sleep(StdDuration::from_millis(50));
-            }
-        }
-    });
-    let result = pool.install(|| doppel_sim::simulate(&net, &cfg));
-    let wall_seconds = started.elapsed().as_secs_f64();
-    spinner.finish_and_clear();
-    let _ = ticker.join();
-    let mut report = match result {
+    let label = format!("simulating {title}");
+    let report = match run_scenario::run(&net, &plan, &cfg, args.threads, &label)? {
         Ok(r) => r,
         Err(e) => {
             writeln!(std::io::stderr().lock(), "error: {e}")?;
             return Ok(ExitCode::from(2));
         }
     };
-    report.summary.wall_seconds = wall_seconds;
-    match args.format {
+    let text = match args.format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)?;
-            writeln!(out)?;
+            let mut t = serde_json::to_string_pretty(&report)?;
+            t.push('\n');
+            t
         }
-        Format::Text => out.write_all(report.to_text().as_bytes())?,
+        Format::Text => report.to_text(),
+        Format::Html => report_html::single(&title, &report),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => out.write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -134,9 +134,10 @@ pub struct SloVerdict {
     pub met: bool,
     /// How far from the threshold, in `unit`: positive means broken by that much.
     pub excess: Option<f64>,
-    /// Start of the first timeline bucket (after warm-up) in which the objective failed.
+    /// When the objective first failed over the trailing minute (windows start at the end of
+    /// the warm-up): the end of that window, simulated seconds.
     pub first_breach_s: Option<f64>,
-    /// Seconds of timeline buckets (after warm-up) in which the objective failed.
+    /// Seconds (bucket by bucket, after warm-up) at which the trailing minute fails.
     pub breach_seconds: f64,
 }
 
@@ -575,6 +576,9 @@ fn timeline(net: &SimNet, info: &RunInfo, reps: &[RepStats]) -> Vec<Bucket> {
         .collect()
 }
 
+/// Length of the trailing window over which SLO breaches are timed, seconds.
+const BREACH_WINDOW: f64 = 60.0;
+
 /// Rounds away binary noise for display (`99.90000000000001` → `99.9`).
 fn tidy(x: f64) -> String {
     let r = (x * 1e6).round() / 1e6;
@@ -639,23 +643,37 @@ fn slos(plan: &Plan, info: &RunInfo, reps: &[RepStats]) -> Vec<SloVerdict> {
                 }
             });
             let met = excess.is_some_and(|e| e <= 1e-9);
-            // Buckets after the warm-up in which the objective failed.
+            // Trailing windows of a minute (at least a bucket), from the end of the warm-up:
+            // the first window over which the objective fails, and how long it fails.
             let series: Vec<&crate::stats::RepSeries> =
                 reps.iter().filter_map(|s| s.series.as_ref()).collect();
             let mut first_breach = None;
             let mut breach_seconds = 0.0;
             if let Some(first) = series.first() {
+                let span = ((BREACH_WINDOW / first.width).round() as usize).max(1);
+                let (mut n, mut bad) = (0.0, 0.0);
+                let mut window: std::collections::VecDeque<(f64, f64)> = Default::default();
                 for b in 0..first.n {
                     let t = b as f64 * first.width;
                     if t + 1e-9 < info.warmup {
                         continue;
                     }
                     let j = b * first.nslo + k;
-                    let n: f64 = series.iter().map(|s| f64::from(s.slo_n[j])).sum();
-                    let bad: f64 = series.iter().map(|s| f64::from(s.slo_bad[j])).sum();
+                    let bn: f64 = series.iter().map(|s| f64::from(s.slo_n[j])).sum();
+                    let bb: f64 = series.iter().map(|s| f64::from(s.slo_bad[j])).sum();
+                    window.push_back((bn, bb));
+                    n += bn;
+                    bad += bb;
+                    if window.len() > span
+                        && let Some((on, ob)) = window.pop_front()
+                    {
+                        n -= on;
+                        bad -= ob;
+                    }
                     if n > 0.0 && bad > bad_share * n + 1e-9 {
-                        first_breach.get_or_insert(t);
-                        breach_seconds += first.width.min(info.duration - t);
+                        let end = (t + first.width).min(info.duration);
+                        first_breach.get_or_insert(end);
+                        breach_seconds += end - t;
                     }
                 }
             }

@@ -244,15 +244,13 @@ pub fn compile_scenario(
             managed_names.push(d.service.clone());
         }
     }
-    // CPU requests of the twin's instances (a service without `resources.cpu` requests a core
-    // per worker).
+    // CPU requests of the twin's instances: `resources.cpu`; a service without one requests
+    // nothing and fits on any node (as a Kubernetes pod without requests does).
     let request = |name: &str| -> f64 {
-        t.services.get(name).map_or(1.0, |svc| {
-            svc.resources
-                .as_ref()
-                .and_then(|r| r.cpu)
-                .unwrap_or(f64::from(svc.concurrency.workers.max(1)))
-        })
+        t.services
+            .get(name)
+            .and_then(|svc| svc.resources.as_ref().and_then(|r| r.cpu))
+            .unwrap_or(0.0)
     };
     let mut cpu_request: Vec<f64> = net
         .instances
