@@ -2,7 +2,10 @@
 //! nab_bench -- DATA_DIR LABELS.json [PROFILES.json]`. The CLI's `doppel bench nab` does the
 //! same; this example exists so the library can be measured on its own. `DETECTORS=doppel,holt`
 //! limits the detectors; `DOPPEL=window=500,refractory=300` overrides Doppel's settings (for
-//! measuring alternatives: the defaults are what ships); `PER_FILE=1` prints each file's share.
+//! measuring alternatives: the defaults are what ships); `PER_FILE=1` prints each file's share;
+//! `WINDOWS=1` prints, per file, the largest score outside windows and per window the largest
+//! score inside it and where the first alert falls; `DUMP=NAME` prints the rows and scores of
+//! the files whose name contains `NAME`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
@@ -46,6 +49,10 @@ fn config() -> Res<DoppelConfig> {
                 "shift_rows" => c.shift_rows = f as usize,
                 "days" => c.seasonal_days = f as usize,
                 "forecast_view" => c.forecast_view = f > 0.0,
+                "sshift" => c.seasonal_shift_rows = f as usize,
+                "lshift" => c.long_shift_rows = f as usize,
+                "agreement" => c.agreement = f,
+                "young" => c.short_history_exponent = f,
                 "refractory" => c.refractory = f as usize,
                 "damping" => c.refractory_damping = f,
                 "threshold" => c.alert_threshold = f,
@@ -115,6 +122,43 @@ fn main() -> Res<()> {
                 p.best.fp_rows,
                 p.best.missed_windows
             );
+        }
+        if let Ok(name) = std::env::var("DUMP") {
+            for (f, s) in corpus.iter().zip(&scores) {
+                if f.name.contains(&name) {
+                    for (i, (v, sc)) in f.series.values.iter().zip(s).enumerate() {
+                        println!("{i} {v} {sc:.4}");
+                    }
+                }
+            }
+        }
+        if std::env::var("WINDOWS").is_ok() {
+            // Diagnosis: per window, the largest score inside it and where the first alert
+            // falls (0 = window start, 1 = end); per file, the largest score outside windows
+            // after the probation period.
+            let empty = Vec::new();
+            for (f, s) in corpus.iter().zip(&scores) {
+                let ts = &f.series.timestamps;
+                let w = labels.get(&f.name).unwrap_or(&empty);
+                let prob = nab::probation_length(ts.len());
+                let mut out_max: f64 = 0.0;
+                for (i, (&t, &v)) in ts.iter().zip(s).enumerate() {
+                    if i >= prob && !w.iter().any(|&(a, b)| t >= a && t <= b) {
+                        out_max = out_max.max(v);
+                    }
+                }
+                let mut line = format!("  {:52} out {:.3} |", f.name, out_max);
+                for &(a, b) in w {
+                    let idx: Vec<usize> = (0..ts.len())
+                        .filter(|&i| ts[i] >= a && ts[i] <= b)
+                        .collect();
+                    let m = idx.iter().map(|&i| s[i]).fold(0.0_f64, f64::max);
+                    let first = idx.iter().position(|&i| s[i] >= thr);
+                    let pos = first.map_or(-1.0, |k| k as f64 / idx.len().max(1) as f64);
+                    line.push_str(&format!(" {m:.3}@{pos:.2}"));
+                }
+                println!("{line}");
+            }
         }
         if std::env::var("PER_FILE").is_ok() {
             let t = res.first().map_or(thr, |p| p.best.threshold);

@@ -6,16 +6,22 @@
 //! - **level**: the row against the last `window` rows (spikes, dips, level shifts);
 //! - **seasonal**: the row against the median of the same time of day over the last five
 //!   days, against past such differences (breaks of the daily pattern);
-//! - **forecast** (off by default, see [`DoppelConfig::forecast_view`]): the row against a
-//!   short-memory exponential forecast, against past forecast errors;
 //! - **shift**: the mean of the last few rows against the long window (a change point that
-//!   no single row reveals).
+//!   no single row reveals);
+//! - **seasonal shift**: the mean of the last rows' seasonal residuals (a sustained break of
+//!   the daily pattern, such as a holiday, that no single row reveals);
+//! - **long shift**: the mean of the last hundred rows (a slow level change);
+//! - **forecast** (off by default, see [`DoppelConfig::forecast_view`]): the row against a
+//!   short-memory exponential forecast, against past forecast errors.
 //!
-//! Each view's z-score is then compared with the view's own recent history: the ratio to a
-//! high quantile of its past values says "more surprising than almost anything lately". This
-//! calibrates every series and every view to the same scale without per-series tuning. The
-//! largest ratio `R` becomes the score `R / (1 + R)`. After an alert, a refractory period
-//! damps further alerts so one incident raises one alert, not fifty.
+//! Each view's z-score is then compared with the view's own recent history: the ratio to the
+//! largest of its past values says "more surprising than anything lately". This calibrates
+//! every series and every view to the same scale without per-series tuning. While a view's
+//! history is still short, its largest value understates what a full history would hold, so
+//! the reference is scaled up by a small-sample factor. The largest ratio plus a small part
+//! of the second largest (two views agreeing is more evidence than one) gives `R`, and the
+//! score is `R / (1 + R)`. After an alert, a refractory period damps further alerts so one
+//! incident raises one alert, not fifty.
 
 use std::collections::VecDeque;
 
@@ -46,6 +52,18 @@ pub struct DoppelConfig {
     pub fast_alpha: f64,
     /// Rows averaged by the shift view.
     pub shift_rows: usize,
+    /// Rows averaged by the seasonal-shift view (the mean of the recent rows' seasonal
+    /// residuals: a sustained break of the daily pattern, e.g. a holiday); 0 switches it off.
+    pub seasonal_shift_rows: usize,
+    /// Rows averaged by the long-shift view (a slow level change over hours); 0 switches it
+    /// off.
+    pub long_shift_rows: usize,
+    /// Weight of the second-largest view surprise added to the largest (agreement of views).
+    pub agreement: f64,
+    /// While a view's calibration history is shorter than `history`, its largest z is scaled
+    /// up by `(ln history / ln n)^this` (the maximum of `n` light-tailed values grows like
+    /// `ln n`); 0 switches the correction off.
+    pub short_history_exponent: f64,
     /// Rows after an alert during which scores are damped.
     pub refractory: usize,
     /// Factor applied to scores during the refractory period.
@@ -53,8 +71,14 @@ pub struct DoppelConfig {
     /// Default alert threshold on the score.
     pub alert_threshold: f64,
     /// Named experimental settings for measuring alternatives (empty by default): `zmin`
-    /// (floor of the calibration reference), and `level`, `season`, `fast`, `shift` set to 0
-    /// to switch a view off (ablation).
+    /// (floor of the calibration reference); `level`, `season`, `fast`, `shift` set to 0 to
+    /// switch a view off (ablation); `tail` (a fraction, e.g. 0.02: calibrate by the tail
+    /// probability of an exponential fit to that top fraction of past z's instead of the
+    /// ratio to the largest; `bmin` floors its scale); `grow` (cap a z remembered for
+    /// calibration at this multiple of the reference, so one anomaly does not mask the next);
+    /// `minz` (past z's needed before a view counts, default 10); `week` (weeks in a weekly
+    /// view's median baseline, 0 = off), `wshift` (rows of its shift view), `wpoint` (0 = the
+    /// weekly point view off).
     pub extra: Vec<(String, f64)>,
 }
 
@@ -71,7 +95,7 @@ impl DoppelConfig {
 impl Default for DoppelConfig {
     fn default() -> Self {
         DoppelConfig {
-            window: 2000,
+            window: 6000,
             history: 4000,
             reference_quantile: 1.0,
             warmup: 50,
@@ -80,9 +104,13 @@ impl Default for DoppelConfig {
             forecast_view: false,
             fast_alpha: 0.5,
             shift_rows: 12,
+            seasonal_shift_rows: 24,
+            long_shift_rows: 100,
+            agreement: 0.05,
+            short_history_exponent: 0.5,
             refractory: 100,
             refractory_damping: 0.5,
-            alert_threshold: 0.52,
+            alert_threshold: 0.51,
             extra: Vec::new(),
         }
     }
@@ -93,6 +121,7 @@ impl Default for DoppelConfig {
 struct View {
     residuals: SortedWindow,
     zs: SortedWindow,
+    history: usize,
 }
 
 impl View {
@@ -100,6 +129,7 @@ impl View {
         View {
             residuals: SortedWindow::new(window),
             zs: SortedWindow::new(history),
+            history,
         }
     }
 
@@ -122,16 +152,71 @@ impl View {
     }
 
     /// The ratio of `z` to the reference quantile of past z's, then remembers `z`.
-    fn ratio_then_push(&mut self, z: f64, q: f64, floor: f64) -> f64 {
-        let ratio = if self.zs.len() >= 10 {
-            let reference = self.zs.quantile(q).max(floor).max(1e-9);
-            z / reference
+    fn ratio_then_push(&mut self, z: f64, c: &Calib) -> f64 {
+        let (q, floor, grow, min) = (c.q, c.floor, c.grow, c.min);
+        let n = self.zs.len();
+        let (ratio, keep) = if n >= min {
+            // While the history is short, its largest z understates the largest of a full
+            // history; for a light (exponential) tail the maximum of n values grows like
+            // ln n, so scale up by ln(history) / ln(n).
+            let young = ((self.history.max(10) as f64).ln() / (n.max(10) as f64).ln())
+                .max(1.0)
+                .powf(c.young);
+            let reference = self.zs.quantile(q).max(floor).max(1e-9) * young;
+            (z / reference, z.min(reference * grow))
+        } else {
+            (0.0, z)
+        };
+        self.zs.push(keep);
+        ratio
+    }
+
+    /// How surprising `z` is against the view's past z's, as `-log10` of its tail
+    /// probability relative to `log10` of the history length (1 = as rare as the rarest of
+    /// the history): empirical below the top fraction `f` of past z's, an exponential tail
+    /// (peaks over threshold, a generalised Pareto of shape 0) fitted to that top fraction
+    /// above it. Then remembers `z`.
+    fn tail_then_push(&mut self, z: f64, f: f64, beta_min: f64) -> f64 {
+        let n = self.zs.len();
+        let out = if n >= 50 {
+            let sorted = self.zs.sorted();
+            let k = ((n as f64 * f).ceil() as usize).clamp(5, n);
+            let top = sorted.get(n - k..).unwrap_or(&[]);
+            let u = top.first().copied().unwrap_or(0.0);
+            let p = if z <= u {
+                self.zs.fraction_at_least(z)
+            } else {
+                let mean_excess = top.iter().map(|v| v - u).sum::<f64>() / k as f64;
+                let beta = mean_excess.max(beta_min).max(1e-9);
+                (k as f64 / n as f64) * (-(z - u) / beta).exp()
+            };
+            -p.max(1e-300).log10() / (n as f64).log10()
         } else {
             0.0
         };
         self.zs.push(z);
-        ratio
+        out
     }
+
+    /// The calibrated surprise of `z`: ratio to a quantile of past z's, or the tail form.
+    fn calibrate(&mut self, z: f64, c: &Calib) -> f64 {
+        if c.tail > 0.0 {
+            self.tail_then_push(z, c.tail, c.beta_min)
+        } else {
+            self.ratio_then_push(z, c)
+        }
+    }
+}
+
+/// How views' z-scores are calibrated (see [`View::calibrate`]).
+struct Calib {
+    q: f64,
+    floor: f64,
+    tail: f64,
+    beta_min: f64,
+    grow: f64,
+    min: usize,
+    young: f64,
 }
 
 /// Doppel's detector; see the module documentation.
@@ -143,6 +228,13 @@ pub struct Doppel {
     seasonal: View,
     fast: View,
     shift: View,
+    weekly: View,
+    long_shift: View,
+    seasonal_shift: View,
+    long_recent: VecDeque<f64>,
+    seasonal_recent: VecDeque<f64>,
+    weekly_shift: View,
+    weekly_recent: VecDeque<f64>,
     day: VecDeque<(i64, f64)>,
     ewma: Option<f64>,
     recent: VecDeque<f64>,
@@ -158,6 +250,13 @@ impl Doppel {
             seasonal: View::new(w, h),
             fast: View::new(w, h),
             shift: View::new(w, h),
+            weekly: View::new(w, h),
+            long_shift: View::new(w, h),
+            seasonal_shift: View::new(w, h),
+            long_recent: VecDeque::new(),
+            seasonal_recent: VecDeque::new(),
+            weekly_shift: View::new(w, h),
+            weekly_recent: VecDeque::new(),
             day: VecDeque::new(),
             ewma: None,
             recent: VecDeque::new(),
@@ -169,8 +268,13 @@ impl Doppel {
 
     /// The median of the values at the same time of day over the last `days` days.
     fn seasonal_baseline(&self, t: i64, days: usize) -> Option<f64> {
-        let mut v: Vec<f64> = (1..=days as i64)
-            .filter_map(|k| self.at(t - k * self.cfg.season))
+        self.periodic_baseline(t, self.cfg.season, days)
+    }
+
+    /// The median of the values one, two, ... `count` periods of `period` seconds earlier.
+    fn periodic_baseline(&self, t: i64, period: i64, count: usize) -> Option<f64> {
+        let mut v: Vec<f64> = (1..=count as i64)
+            .filter_map(|k| self.at(t - k * period))
             .collect();
         if v.is_empty() {
             return None;
@@ -197,8 +301,15 @@ impl Doppel {
 
 impl Detector for Doppel {
     fn update(&mut self, t: i64, x: f64) -> f64 {
-        let q = self.cfg.reference_quantile;
-        let fl = self.cfg.extra("zmin", 0.0);
+        let c = Calib {
+            q: self.cfg.reference_quantile,
+            floor: self.cfg.extra("zmin", 0.0),
+            tail: self.cfg.extra("tail", 0.0),
+            beta_min: self.cfg.extra("bmin", 0.25),
+            grow: self.cfg.extra("grow", f64::INFINITY),
+            min: self.cfg.extra("minz", 10.0) as usize,
+            young: self.cfg.short_history_exponent,
+        };
         let on = |n: &str| self.cfg.extra(n, 1.0) > 0.0;
         let (use_level, use_season, use_fast, use_shift) = (
             on("level"),
@@ -206,30 +317,87 @@ impl Detector for Doppel {
             self.cfg.forecast_view && on("fast"),
             on("shift"),
         );
-        let mut ratio: f64 = 0.0;
+        let mut rs: Vec<f64> = Vec::with_capacity(8);
 
         // Level.
         if let Some(z) = self.level.z_then_push(x) {
-            let r = self.level.ratio_then_push(z, q, fl);
+            let r = self.level.calibrate(z, &c);
             if use_level {
-                ratio = ratio.max(r);
+                rs.push(r);
             }
         }
         // Seasonal.
-        let days = self.cfg.seasonal_days;
-        if let Some(prev) = self.seasonal_baseline(t, days)
+        let season_prev = self.seasonal_baseline(t, self.cfg.seasonal_days);
+        if let Some(prev) = season_prev
             && let Some(z) = self.seasonal.z_then_push(x - prev)
         {
-            let r = self.seasonal.ratio_then_push(z, q, fl);
+            let r = self.seasonal.calibrate(z, &c);
             if use_season {
-                ratio = ratio.max(r);
+                rs.push(r);
+            }
+        }
+        // Seasonal shift: the mean of the last rows' seasonal residuals.
+        let ss = self.cfg.seasonal_shift_rows;
+        if ss > 0
+            && let Some(prev) = season_prev
+        {
+            self.seasonal_recent.push_back(x - prev);
+            if self.seasonal_recent.len() > ss {
+                self.seasonal_recent.pop_front();
+            }
+            if self.seasonal_recent.len() == ss {
+                let m = self.seasonal_recent.iter().sum::<f64>() / ss as f64;
+                if let Some(z) = self.seasonal_shift.z_then_push(m) {
+                    rs.push(self.seasonal_shift.calibrate(z, &c));
+                }
+            }
+        }
+        // Weekly.
+        let weeks = self.cfg.extra("week", 0.0) as usize;
+        let ws = self.cfg.extra("wshift", 0.0) as usize;
+        let weekly = self.cfg.extra("wpoint", 1.0) > 0.0;
+        if weeks > 0
+            && let Some(prev) = self.periodic_baseline(t, 7 * self.cfg.season, weeks)
+        {
+            if let Some(z) = self.weekly.z_then_push(x - prev) {
+                let r = self.weekly.calibrate(z, &c);
+                if weekly {
+                    rs.push(r);
+                }
+            }
+            if ws > 0 {
+                self.weekly_recent.push_back(x - prev);
+                if self.weekly_recent.len() > ws {
+                    self.weekly_recent.pop_front();
+                }
+                if self.weekly_recent.len() == ws {
+                    let m = self.weekly_recent.iter().sum::<f64>() / ws as f64;
+                    if let Some(z) = self.weekly_shift.z_then_push(m) {
+                        rs.push(self.weekly_shift.calibrate(z, &c));
+                    }
+                }
+            }
+        }
+        // Long shift.
+        let ls = self.cfg.long_shift_rows;
+        if ls > 0 {
+            self.long_recent.push_back(x);
+            if self.long_recent.len() > ls {
+                self.long_recent.pop_front();
+            }
+            if self.long_recent.len() == ls {
+                let m = self.long_recent.iter().sum::<f64>() / ls as f64;
+                if let Some(z) = self.long_shift.z_then_push(m) {
+                    rs.push(self.long_shift.calibrate(z, &c));
+                }
             }
         }
         self.day.push_back((t, x));
+        let keep_days = (8_i64).max(7 * weeks as i64 + 1);
         while self
             .day
             .get(1)
-            .is_some_and(|&(s, _)| s <= t - 8 * self.cfg.season - self.cfg.season / 24)
+            .is_some_and(|&(s, _)| s <= t - keep_days * self.cfg.season - self.cfg.season / 24)
         {
             self.day.pop_front();
         }
@@ -237,28 +405,35 @@ impl Detector for Doppel {
         if let Some(f) = self.ewma
             && let Some(z) = self.fast.z_then_push(x - f)
         {
-            let r = self.fast.ratio_then_push(z, q, fl);
+            let r = self.fast.calibrate(z, &c);
             if use_fast {
-                ratio = ratio.max(r);
+                rs.push(r);
             }
         }
         let a = self.cfg.fast_alpha;
         self.ewma = Some(self.ewma.map_or(x, |e| a * x + (1.0 - a) * e));
         // Shift.
         self.recent.push_back(x);
-        if self.recent.len() > self.cfg.shift_rows {
+        let sr = self.cfg.shift_rows;
+        if self.recent.len() > sr {
             self.recent.pop_front();
         }
-        if self.recent.len() == self.cfg.shift_rows {
+        if self.recent.len() == sr {
             let m = self.recent.iter().sum::<f64>() / self.recent.len() as f64;
             if let Some(z) = self.shift.z_then_push(m) {
-                let r = self.shift.ratio_then_push(z, q, fl);
+                let r = self.shift.calibrate(z, &c);
                 if use_shift {
-                    ratio = ratio.max(r);
+                    rs.push(r);
                 }
             }
         }
 
+        rs.retain(|r| !r.is_nan());
+        rs.sort_by(|a, b| b.total_cmp(a));
+        // The largest calibrated surprise, plus a little of the second largest: two views
+        // agreeing is more evidence than one.
+        let ratio = rs.first().copied().unwrap_or(0.0)
+            + self.cfg.agreement * rs.get(1).copied().unwrap_or(0.0);
         self.rows += 1;
         if self.rows <= self.cfg.warmup || !ratio.is_finite() {
             return 0.0;
@@ -276,5 +451,85 @@ impl Detector for Doppel {
             self.since_alert = Some(0);
         }
         score.clamp(0.0, 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Approximately normal noise from a fixed linear congruential generator (sum of twelve
+    /// uniforms minus six), so the tests are deterministic.
+    fn noise(n: usize) -> Vec<f64> {
+        let mut s: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut u = move || {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        (0..n)
+            .map(|_| (0..12).map(|_| u()).sum::<f64>() - 6.0)
+            .collect()
+    }
+
+    /// Ten days of 5-minute rows: a daily sine plus noise (sd 0.5); on day 8 from 10:00 to
+    /// 16:00 the level is 0.8 higher (1.6 noise sd: no single row stands out).
+    fn sustained_break() -> (Vec<i64>, Vec<f64>, std::ops::Range<usize>) {
+        let n = 288 * 10;
+        let e = noise(n);
+        let broken = 288 * 8 + 120..288 * 8 + 192;
+        let ts: Vec<i64> = (0..n as i64).map(|i| 1_400_000_000 + 300 * i).collect();
+        let xs = (0..n)
+            .map(|i| {
+                let phase = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
+                let shift = if broken.contains(&i) { 0.8 } else { 0.0 };
+                10.0 + 5.0 * phase.sin() + 0.5 * e[i] + shift
+            })
+            .collect();
+        (ts, xs, broken)
+    }
+
+    fn alerts(cfg: DoppelConfig, ts: &[i64], xs: &[f64]) -> Vec<usize> {
+        let thr = cfg.alert_threshold;
+        let mut d = Doppel::new(cfg);
+        ts.iter()
+            .zip(xs)
+            .enumerate()
+            .filter(|&(_, (&t, &x))| d.update(t, x) >= thr)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    #[test]
+    fn seasonal_shift_view_catches_a_sustained_break_no_row_shows() {
+        let (ts, xs, broken) = sustained_break();
+        // Row 600 on: past NAB's probation on a series this long.
+        let with = alerts(DoppelConfig::default(), &ts, &xs);
+        let late = |a: &Vec<usize>| a.iter().copied().filter(|&i| i >= 600).collect::<Vec<_>>();
+        let with = late(&with);
+        assert!(with.iter().any(|i| broken.contains(i)), "{with:?}");
+        assert!(with.iter().all(|i| broken.contains(i)), "{with:?}");
+        let off = DoppelConfig {
+            seasonal_shift_rows: 0,
+            ..DoppelConfig::default()
+        };
+        let without = late(&alerts(off, &ts, &xs));
+        assert!(!without.iter().any(|i| broken.contains(i)), "{without:?}");
+    }
+
+    #[test]
+    fn short_history_correction_quiets_the_start_of_clean_noise() {
+        let n = 3000;
+        let e = noise(n + 7);
+        let ts: Vec<i64> = (0..n as i64).map(|i| 1_400_000_000 + 300 * i).collect();
+        let xs: Vec<f64> = e[7..].iter().map(|v| 50.0 + v).collect();
+        let with = alerts(DoppelConfig::default(), &ts, &xs);
+        let off = DoppelConfig {
+            short_history_exponent: 0.0,
+            ..DoppelConfig::default()
+        };
+        let without = alerts(off, &ts, &xs);
+        assert!(with.len() < without.len(), "{with:?} {without:?}");
     }
 }

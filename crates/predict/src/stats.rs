@@ -204,6 +204,11 @@ impl SortedWindow {
         (self.sorted.len() - k) as f64 / self.sorted.len() as f64
     }
 
+    /// The held values in ascending order.
+    pub fn sorted(&self) -> &[f64] {
+        &self.sorted
+    }
+
     /// The values in arrival order.
     pub fn recent(&self) -> &VecDeque<f64> {
         &self.order
