@@ -162,6 +162,10 @@ pub struct IgpOptions {
     pub seed: u64,
     /// Keep the two directions of a link at the same weight (the model has one cost per link).
     pub symmetric: bool,
+    /// At most this many links (or arcs, when not symmetric) may end with a weight other than
+    /// their current one: `Some(1)` proposes the single best next weight change. The search
+    /// then starts from the current weights only.
+    pub max_changes: Option<usize>,
 }
 
 impl Default for IgpOptions {
@@ -171,6 +175,7 @@ impl Default for IgpOptions {
             evaluations: 3000,
             seed: 1,
             symmetric: true,
+            max_changes: None,
         }
     }
 }
@@ -292,8 +297,26 @@ pub fn optimize_weights(
         let load = ecmp_loads(net, tm, w)?;
         Ok((score(net, &load), load))
     };
+    // Weights as the network has them now: what "a change" is measured against.
+    let current = net.weights();
+    let changes = |w: &[f64]| {
+        groups
+            .iter()
+            .filter(|g| g.iter().any(|&a| w[a] != current[a]))
+            .count()
+    };
+    let allowed = |w: &[f64]| opts.max_changes.is_none_or(|m| changes(w) <= m);
+    let start_given = if opts.max_changes.is_some() {
+        current.clone()
+    } else {
+        start_given
+    };
     let (s1, l1) = eval(&start_given, &mut evaluations)?;
-    let (s2, l2) = eval(&start_invcap, &mut evaluations)?;
+    let (s2, l2) = if allowed(&start_invcap) {
+        eval(&start_invcap, &mut evaluations)?
+    } else {
+        ((f64::INFINITY, f64::INFINITY), Vec::new())
+    };
     let (mut best_w, mut best_s, best_l) = if better(s2, s1) {
         (start_invcap, s2, l2)
     } else {
@@ -302,7 +325,12 @@ pub fn optimize_weights(
     let (mut cur_w, mut cur_s, mut cur_l) = (best_w.clone(), best_s, best_l);
     let mut stale = 0usize;
     let patience = (groups.len() * 4).max(50);
-    while evaluations < opts.evaluations && !groups.is_empty() {
+    // Moves that change nothing or break `max_changes` cost no evaluation; bound them too,
+    // so the search ends even when no move is possible (e.g. `max_weight` 1).
+    let mut attempts = 0usize;
+    let max_attempts = opts.evaluations.saturating_mul(20);
+    while evaluations < opts.evaluations && attempts < max_attempts && !groups.is_empty() {
+        attempts += 1;
         let mut w = cur_w.clone();
         let kind = rng.below(4);
         // Groups by utilization of their hottest arc, hottest first.
@@ -334,7 +362,7 @@ pub fn optimize_weights(
                 set_group(&mut w, g, v);
             }
         }
-        if w == cur_w {
+        if w == cur_w || !allowed(&w) {
             stale += 1;
             continue;
         }
@@ -357,7 +385,13 @@ pub fn optimize_weights(
             for _ in 0..(groups.len() / 10).max(2) {
                 let g = &groups[rng.below(groups.len())];
                 let v = 1.0 + rng.below(opts.max_weight.max(1) as usize) as f64;
+                let before: Vec<f64> = g.iter().map(|&a| cur_w[a]).collect();
                 set_group(&mut cur_w, g, v);
+                if !allowed(&cur_w) {
+                    for (&a, &b) in g.iter().zip(&before) {
+                        cur_w[a] = b;
+                    }
+                }
             }
             let (s, l) = eval(&cur_w, &mut evaluations)?;
             cur_s = s;
@@ -447,6 +481,33 @@ mod tests {
         // Deterministic per seed.
         let again = optimize_weights(&net, &tm, &opts).unwrap();
         assert_eq!(r.weights, again.weights);
+    }
+
+    #[test]
+    fn one_change_at_most() {
+        // Square a-b-d / a-c-d with a-c at weight 2: the one change that helps is a-c to 1
+        // (or a-b/b-d up to 2), which splits 8 units evenly: MLU 0.4 from 0.8.
+        let mut tm = TrafficMatrix::new(4);
+        tm.add(0, 3, 8.0).unwrap();
+        let net = diamond(2.0);
+        let opts = IgpOptions {
+            evaluations: 300,
+            max_changes: Some(1),
+            ..IgpOptions::default()
+        };
+        let r = optimize_weights(&net, &tm, &opts).unwrap();
+        assert!((r.solution.mlu() - 0.4).abs() < 1e-12);
+        let changed: std::collections::BTreeSet<usize> = (0..net.arcs().len())
+            .filter(|&a| r.weights[a] != net.arcs()[a].weight)
+            .map(|a| net.arcs()[a].link)
+            .collect();
+        assert_eq!(changed.len(), 1, "{:?}", r.weights);
+        let none = IgpOptions {
+            max_changes: Some(0),
+            ..opts
+        };
+        let r = optimize_weights(&net, &tm, &none).unwrap();
+        assert_eq!(r.weights, net.weights());
     }
 
     #[test]
