@@ -616,20 +616,26 @@ fn render(net: &Network, o: &Outcome, failures: Option<usize>, many: bool) -> St
         ));
     }
     if let (Some(w), Some(init)) = (&o.weights, o.initial_mlu) {
-        s.push_str(&format!(
-            "weight changes (MLU {:.6} under the current weights):\n",
-            init
-        ));
         let mut seen = std::collections::HashSet::new();
+        let mut lines = String::new();
         for (a, arc) in net.arcs().iter().enumerate() {
             if w[a] != arc.weight && seen.insert(arc.link) {
-                s.push_str(&format!(
+                lines.push_str(&format!(
                     "  {}: {} -> {}\n",
                     net.links()[arc.link],
                     arc.weight,
                     w[a]
                 ));
             }
+        }
+        if lines.is_empty() {
+            s.push_str(&format!(
+                "no weight change found that lowers the MLU ({init:.6} under the current weights)\n"
+            ));
+        } else {
+            s.push_str(&format!(
+                "weight changes (MLU {init:.6} under the current weights):\n{lines}"
+            ));
         }
     }
     if let (Some(rep), Some(n)) = (&o.failures, failures) {

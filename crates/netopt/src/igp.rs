@@ -399,6 +399,10 @@ pub fn optimize_weights(
             stale = 0;
         }
     }
+    // A change must earn its keep: unless the MLU improves, propose no change at all.
+    if best_s.0 >= initial_mlu * (1.0 - 1e-9) || best_s.0.is_nan() {
+        best_w = net.weights();
+    }
     let mut solution = ecmp(net, tm, &best_w)?;
     solution.method = Method::Igp;
     Ok(IgpResult {

@@ -313,6 +313,12 @@ pub fn min_mlu_edges(net: &Network, tm: &TrafficMatrix) -> Result<Solution, LpEr
     for (a, r) in rows {
         y[a] = duals.dual(r);
     }
+    // Only the hottest link is priced, so the solver may leave circulations elsewhere; they
+    // carry no traffic anywhere and would show as phantom load.
+    let mut per_source = per_source;
+    for ((_, f), total) in per_source.iter_mut().zip(&totals) {
+        cancel_cycles(net, f, total * 1e-12);
+    }
     let flow = Flow::BySource(per_source);
     let checked = verify(net, tm, &flow)?;
     let lb = lower_bound(net, tm, &y, None);
@@ -323,6 +329,68 @@ pub fn min_mlu_edges(net: &Network, tm: &TrafficMatrix) -> Result<Solution, LpEr
         claimed_mlu: Some(claimed),
         lower_bound: Some(lb),
     })
+}
+
+/// Removes every directed cycle from the arc flow `f` (cancelling each by its smallest
+/// flow), first zeroing flows at or below `eps`. Conservation is unchanged and no load grows.
+pub fn cancel_cycles(net: &Network, f: &mut [f64], eps: f64) {
+    for x in f.iter_mut() {
+        if *x <= eps {
+            *x = 0.0;
+        }
+    }
+    let n = net.node_count();
+    // Iterative DFS over arcs with flow; a grey head closes a cycle, cancelled at once.
+    // Each cancellation zeroes an arc, so there are at most `m` restarts.
+    'restart: loop {
+        let mut color = vec![0u8; n]; // 0 white, 1 on the stack, 2 done
+        let mut via: Vec<Option<usize>> = vec![None; n];
+        for root in 0..n {
+            if color[root] != 0 {
+                continue;
+            }
+            let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+            color[root] = 1;
+            while let Some(&mut (v, ref mut next)) = stack.last_mut() {
+                let out: Vec<usize> = net.out_arcs(v).filter(|&a| f[a] > 0.0).collect();
+                if *next >= out.len() {
+                    color[v] = 2;
+                    stack.pop();
+                    continue;
+                }
+                let a = out[*next];
+                *next += 1;
+                let h = net.arcs()[a].to;
+                match color[h] {
+                    0 => {
+                        color[h] = 1;
+                        via[h] = Some(a);
+                        stack.push((h, 0));
+                    }
+                    1 => {
+                        // Cycle: h -> ... -> v -> h.
+                        let mut cycle = vec![a];
+                        let mut x = v;
+                        while x != h {
+                            let Some(b) = via[x] else { break };
+                            cycle.push(b);
+                            x = net.arcs()[b].from;
+                        }
+                        let least = cycle.iter().map(|&b| f[b]).fold(f64::INFINITY, f64::min);
+                        for &b in &cycle {
+                            f[b] -= least;
+                            if f[b] <= eps {
+                                f[b] = 0.0;
+                            }
+                        }
+                        continue 'restart;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        break;
+    }
 }
 
 #[cfg(test)]
@@ -390,6 +458,35 @@ mod tests {
             min_mlu_edges(&both, &tm).unwrap_err(),
             LpError::NoPath { src: 0, dst: 3 }
         );
+    }
+
+    #[test]
+    fn no_phantom_load_from_circulations() {
+        // Triangle a-b-c with a-b failed: 12 from a to c must all take a-c (capacity 5,
+        // MLU 2.4). b-c carries nothing, whatever circulation the solver leaves there.
+        let mut net = Network::new();
+        for n in ["a", "b", "c"] {
+            net.add_node(n).unwrap();
+        }
+        for (name, x, y, cap) in [("ab", 0, 1, 10.0), ("bc", 1, 2, 10.0), ("ac", 0, 2, 5.0)] {
+            net.add_simple_link(name, x, y, crate::LinkProps::new(cap), false)
+                .unwrap();
+        }
+        let down = net.with_links_down(&[0]);
+        let mut tm = TrafficMatrix::new(3);
+        tm.add(0, 2, 12.0).unwrap();
+        let sol = min_mlu_edges(&down, &tm).unwrap();
+        assert!((sol.mlu() - 2.4).abs() < 1e-7);
+        for a in net.link_arcs(1) {
+            assert_eq!(sol.checked.arc_load[a], 0.0);
+        }
+        // And cancel_cycles itself on a hand-made circulation: 3 around b-c-b, 2 on a-c.
+        let mut f = vec![0.0; net.arcs().len()];
+        f[net.arc_between(1, 2).unwrap()] = 3.0;
+        f[net.arc_between(2, 1).unwrap()] = 3.0;
+        f[net.arc_between(0, 2).unwrap()] = 2.0;
+        cancel_cycles(&net, &mut f, 0.0);
+        assert_eq!(f.iter().sum::<f64>(), 2.0);
     }
 
     #[test]

@@ -118,4 +118,6 @@ fn repetita_triangle_hand_solved_lp_and_igp() {
     // evenly (6 on A-C: 1.2). The search must find 1.2 and not claim less.
     let best = igp::optimize_weights(&net, &tm, &igp::IgpOptions::default()).unwrap();
     assert!((best.solution.mlu() - 1.2).abs() < 1e-12);
+    // And so it proposes no change: none would lower the MLU.
+    assert_eq!(best.weights, net.weights());
 }
