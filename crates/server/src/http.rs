@@ -307,7 +307,7 @@ async fn authenticate(State(app): AppState, mut req: Request, next: Next) -> Res
     if !app.cfg.auth {
         caller.role = Some(Role::Admin);
     } else if let Some(t) = token_of(req.headers()) {
-        match app.store.token_by_hash(&doppel_store::hash_token(t)).await {
+        match app.token(&doppel_store::hash_token(t)).await {
             Ok(Some(info)) => {
                 caller = Caller {
                     user: info.user,
@@ -707,7 +707,9 @@ async fn create_token(State(app): AppState, Json(t): Json<TokenReq>) -> ApiResul
 }
 
 async fn revoke_token(State(app): AppState, Path(id): Path<i64>) -> ApiResult<Response> {
-    if !app.store.revoke_token(id).await? {
+    let revoked = app.store.revoke_token(id).await?;
+    app.clear_token_cache();
+    if !revoked {
         return Err(ApiError::NotFound(format!("live token {id}")));
     }
     Ok(with_detail(json!({"revoked": id}), format!("token {id}")))

@@ -176,6 +176,9 @@ pub struct App {
     drift: Mutex<DriftState>,
     cancels: Mutex<HashMap<i64, Arc<AtomicBool>>>,
     pub(crate) failures: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    /// Recently seen tokens by hash, with when they were looked up (so intake traffic does
+    /// not query the store per request); cleared on any token change.
+    pub(crate) token_cache: Mutex<HashMap<String, (doppel_store::TokenInfo, i64)>>,
     /// Counters for `/metrics`.
     pub counters: Counters,
 }
@@ -327,6 +330,7 @@ impl App {
             drift: Mutex::new(DriftState::default()),
             cancels: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            token_cache: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         });
         app.checkpoint().await?;
@@ -430,18 +434,34 @@ impl App {
         Ok(())
     }
 
-    /// Durably logs an intake body, applies it, and returns how many samples it held. Bodies
-    /// that do not decode are refused before anything is logged.
+    /// Durably logs an intake body, applies it, and returns how many samples it held.
+    ///
+    /// Remote-write bodies are decoded once, straight into the aggregator; a body found
+    /// malformed part-way is refused (400) but what was applied of it is logged too, so a
+    /// replay rebuilds exactly the same state. JSON bodies are checked before anything happens.
     pub async fn ingest(&self, kind: u8, body: &[u8], now: i64) -> Result<u64, Error> {
-        // Check first, so a bad body is neither logged nor half applied.
+        let mut payload = Vec::with_capacity(8 + body.len());
+        payload.extend_from_slice(&now.to_le_bytes());
+        payload.extend_from_slice(body);
+        if kind == record::REMOTE_WRITE {
+            let raw = ingest::remote_write::decompress(body)
+                .map_err(|e| Error::BadInput(e.to_string()))?;
+            let _gate = self.gate.read().await;
+            let (n, applied) = {
+                let mut agg = lock(&self.agg);
+                let before = agg.stats.samples;
+                let r = ingest::apply_remote_write(&mut agg, &raw);
+                (agg.stats.samples - before, r)
+            };
+            self.wal.append(kind, &payload).await?;
+            applied.map_err(|e| Error::BadInput(e.to_string()))?;
+            self.counters
+                .ingest_requests
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(n);
+        }
         let mut probe = Aggregator::new(Entities::default());
         match kind {
-            record::REMOTE_WRITE => {
-                let raw = ingest::remote_write::decompress(body)
-                    .map_err(|e| Error::BadInput(e.to_string()))?;
-                ingest::remote_write::for_each_series(&raw, |_| {})
-                    .map_err(|e| Error::BadInput(e.to_string()))?;
-            }
             record::DATADOG => {
                 ingest::formats::apply_datadog(&mut probe, body)
                     .map_err(|e| Error::BadInput(e.to_string()))?;
@@ -452,9 +472,6 @@ impl App {
             }
             _ => return Err(Error::BadInput("unknown intake".into())),
         }
-        let mut payload = Vec::with_capacity(8 + body.len());
-        payload.extend_from_slice(&now.to_le_bytes());
-        payload.extend_from_slice(body);
         let _gate = self.gate.read().await;
         self.wal.append(kind, &payload).await?;
         let mut agg = lock(&self.agg);
@@ -580,6 +597,30 @@ impl App {
             st.last_recalibration = Some(reason);
         }
         Ok(drifts)
+    }
+
+    /// The live token with this hash (cached for 5 s; revocations clear the cache).
+    pub async fn token(&self, hash: &str) -> Result<Option<doppel_store::TokenInfo>, Error> {
+        let now = now_ms();
+        if let Some((info, at)) = lock(&self.token_cache).get(hash)
+            && now - at < 5_000
+        {
+            return Ok(Some(info.clone()));
+        }
+        let info = self.store.token_by_hash(hash).await?;
+        if let Some(i) = &info {
+            let mut c = lock(&self.token_cache);
+            if c.len() > 10_000 {
+                c.clear();
+            }
+            c.insert(hash.to_string(), (i.clone(), now));
+        }
+        Ok(info)
+    }
+
+    /// Forgets cached tokens (after a revocation).
+    pub fn clear_token_cache(&self) {
+        lock(&self.token_cache).clear();
     }
 
     /// Drift as last evaluated.
@@ -724,6 +765,13 @@ pub async fn serve(
         });
     }
     let router = http::router(app, intake_audit);
+    use axum::serve::ListenerExt;
+    // Small responses (204s) must not wait for delayed ACKs.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -159,24 +159,75 @@ pub struct Aggregator {
     generation: u32,
     entity_ids: HashMap<String, u32>,
     entity_names: Vec<String>,
-    series: HashMap<u64, SeriesState>,
-    pending: HashMap<(u32, Kind, i64), Acc>,
+    series: HashMap<u64, SeriesState, Fast>,
+    pending: HashMap<(u32, Kind, i64), Acc, Fast>,
     /// Totals since start.
     pub stats: IngestStats,
 }
 
-/// FNV-1a over the labels: a series' identity, stable across restarts (the write-ahead log's
-/// counter baselines are keyed by it).
-pub fn series_hash(labels: &[(&str, &str)]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (n, v) in labels {
-        for b in n.bytes().chain([0xff]).chain(v.bytes()).chain([0xfe]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    h
+const K: u64 = 0x517c_c1b7_2722_0a95;
+
+fn mix(h: u64, word: u64) -> u64 {
+    (h.rotate_left(5) ^ word).wrapping_mul(K)
 }
+
+fn hash_bytes(mut h: u64, b: &[u8]) -> u64 {
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = mix(h, u64::from_le_bytes(w));
+    }
+    let mut w = [0u8; 8];
+    w[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    mix(mix(h, u64::from_le_bytes(w)), b.len() as u64)
+}
+
+/// A word-at-a-time hash of the labels: a series' identity, stable across restarts and builds
+/// (the write-ahead log's counter baselines are keyed by it).
+pub fn series_hash(labels: &[(&str, &str)]) -> u64 {
+    let mut h: u64 = 0;
+    for (n, v) in labels {
+        h = hash_bytes(h, n.as_bytes());
+        h = hash_bytes(h, v.as_bytes());
+    }
+    // Final avalanche (splitmix64) so the low bits are usable by hash tables.
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// A hasher for keys that are already hashes or small integers (no SipHash per lookup).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = hash_bytes(self.0, bytes);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.0 = mix(self.0, u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.0 = mix(self.0, u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = mix(self.0, i);
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.0 = mix(self.0, i as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.0 = mix(self.0, i as u64);
+    }
+}
+
+type Fast = std::hash::BuildHasherDefault<FastHasher>;
 
 impl Aggregator {
     /// An aggregator mapping onto `entities`.

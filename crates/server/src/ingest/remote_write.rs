@@ -180,6 +180,22 @@ pub fn for_each_series<'a>(
     Ok(())
 }
 
+/// Checks the structure of a decompressed `WriteRequest` (every length, wire type and UTF-8
+/// label) without building anything.
+pub fn check(buf: &[u8]) -> Result<(), DecodeError> {
+    let mut series = Series::default();
+    let mut i = 0;
+    while i < buf.len() {
+        let (field, wire) = key(buf, &mut i)?;
+        if (field, wire) == (1, 2) {
+            parse_series(bytes(buf, &mut i)?, &mut series)?;
+        } else {
+            skip(buf, &mut i, wire)?;
+        }
+    }
+    Ok(())
+}
+
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
