@@ -337,12 +337,14 @@ struct Fit {
 
 /// Recalibrates the services in `services` from their newest `recent` buckets of observations
 /// (the ones that drifted: older buckets of the window may predate the change); returns the new
-/// twin and the reason to record, or `None` when nothing could be fitted.
+/// twin and the reason to record, or `None` when nothing could be fitted. A service that calls
+/// a service in `services` or `drifting` waits: its own drift may be its callee's.
 pub fn recalibrate(
     twin: &Twin,
     p: &Predictor,
     obs: &BTreeMap<String, BTreeMap<i64, Observed>>,
     services: &[String],
+    drifting: &[String],
     recent: usize,
 ) -> Result<Option<(Twin, String)>, DriftError> {
     let mut notes = Vec::new();
@@ -350,6 +352,7 @@ pub fn recalibrate(
     let net = p.net();
     let due: Vec<usize> = services
         .iter()
+        .chain(drifting)
         .filter_map(|s| p.index.get(s).copied())
         .collect();
     // A caller's latency and utilization follow its callees': fix drifting callees first and
@@ -381,7 +384,8 @@ pub fn recalibrate(
         let (Some(u), x) = (avg.utilization, avg.rps) else {
             continue;
         };
-        if x <= 0.0 || u <= 0.0 {
+        // A saturated service's utilization is capped: the law says nothing about its time.
+        if x <= 0.0 || u <= 0.0 || u >= 0.95 {
             continue;
         }
         let workers: f64 = net

@@ -557,6 +557,11 @@ impl App {
         let drifts = drift::evaluate(p, &obs, cur.version, now, cfg.window_s)?;
         let records: Vec<_> = drifts.iter().map(|d| d.record.clone()).collect();
         self.store.put_drift(&records).await?;
+        let drifting: Vec<String> = drifts
+            .iter()
+            .filter(|d| d.record.mape > cfg.threshold_pct)
+            .map(|d| d.record.service.clone())
+            .collect();
         let due: Vec<String> = {
             let mut st = lock(&self.drift);
             st.at_ms = now;
@@ -578,7 +583,7 @@ impl App {
         if cfg.recalibrate
             && !due.is_empty()
             && let Some((twin, reason)) =
-                drift::recalibrate(&cur.twin, p, &obs, &due, cfg.sustain as usize)?
+                drift::recalibrate(&cur.twin, p, &obs, &due, &drifting, cfg.sustain as usize)?
         {
             let version = self.set_twin(twin, "doppel", &reason).await?;
             self.store

@@ -150,7 +150,7 @@ impl Script {
         Script {
             day_s: 600.0,
             slow_service: "recommendations".into(),
-            slow_factor: 2.5,
+            slow_factor: 1.6,
             cycle_s: 480,
             slow_from_s: 90,
             slow_to_s: 270,
