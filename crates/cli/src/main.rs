@@ -10,7 +10,9 @@ mod compare;
 mod import;
 mod predict;
 mod report_html;
+mod route;
 mod run_scenario;
+mod serve;
 mod show;
 mod simulate;
 mod twin_files;
@@ -80,6 +82,13 @@ enum Command {
     /// Attack paths into the twin, the most likely one and the fixes that cut them;
     /// reachability between two points; blast radius of a compromised host.
     Attack(attack::AttackArgs),
+    /// Optimize network routing from observed traffic: min-MLU traffic engineering, IGP
+    /// weights, failures.
+    Route(route::RouteArgs),
+    /// Run the live twin: HTTP API, telemetry intake, drift and self-calibration.
+    Serve(serve::ServeArgs),
+    /// Start the live twin on the example shop with a built-in synthetic production.
+    Demo(serve::DemoArgs),
     /// Print the JSON Schema of the twin format (for editors and other tools).
     Schema,
     /// Print a shell completion script, e.g. `doppel completions bash > /etc/bash_completion.d/doppel`.
@@ -165,6 +174,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Detect(args) => predict::run_detect(args),
         Command::Forecast(args) => predict::run_forecast(args),
         Command::Attack(args) => attack::run(args),
+        Command::Route(args) => route::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => serve::run_demo(args),
         Command::Schema => {
             out.write_all(doppel_model::schema_json().as_bytes())?;
             Ok(ExitCode::SUCCESS)
