@@ -12,7 +12,11 @@ fn doppel(args: &[&str]) -> (i32, String, String) {
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 #[test]
@@ -20,17 +24,29 @@ fn the_shop_replica_falls_through_log4shell_and_a_stored_password() {
     let (code, out, err) = doppel(&["attack", "examples/shop.yaml", "--format", "json"]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["reachable_targets"], serde_json::json!(["service:pg-replica"]));
-    assert_eq!(v["unreachable_targets"], serde_json::json!(["service:pg-primary"]));
+    assert_eq!(
+        v["reachable_targets"],
+        serde_json::json!(["service:pg-replica"])
+    );
+    assert_eq!(
+        v["unreachable_targets"],
+        serde_json::json!(["service:pg-primary"])
+    );
     let steps = v["paths"][0]["steps"].as_array().unwrap();
-    let via: Vec<String> = steps.iter().map(|s| s["via"].as_str().unwrap_or_default().to_owned()).collect();
+    let via: Vec<String> = steps
+        .iter()
+        .map(|s| s["via"].as_str().unwrap_or_default().to_owned())
+        .collect();
     assert!(via.iter().any(|s| s.contains("CVE-2021-44228")), "{via:?}");
     assert!(via.iter().any(|s| s.contains("CVE-2021-4034")), "{via:?}");
     assert!(via.iter().any(|s| s.contains("pg-reco-ro")), "{via:?}");
     // Exploit steps succeed with CVSS exploitability / 3.887: Log4Shell (AV:N/AC:L/PR:N/UI:N)
     // 3.887 → 1.0, PwnKit (AV:L/AC:L/PR:L/UI:N) 8.22·0.55·0.77·0.62·0.85 = 1.835 → 0.472.
     let p = v["paths"][0]["probability"].as_f64().unwrap_or_else(|| {
-        steps.iter().map(|s| s["probability"].as_f64().unwrap()).product()
+        steps
+            .iter()
+            .map(|s| s["probability"].as_f64().unwrap())
+            .product()
     });
     assert!((p - 0.472).abs() < 0.001, "{p}");
 }
