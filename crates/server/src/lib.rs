@@ -769,6 +769,7 @@ pub async fn serve(
             }
         });
     }
+    let app_for_exit = Arc::clone(&app);
     let router = http::router(app, intake_audit);
     use axum::serve::ListenerExt;
     // Small responses (204s) must not wait for delayed ACKs.
@@ -777,12 +778,18 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
+    let app_after = Arc::clone(&app_for_exit);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await?;
+    // Leave nothing for the next start to replay.
+    if let Err(e) = app_after.checkpoint().await {
+        tracing::warn!(error = %e, "final checkpoint failed; the next start replays the log");
+    }
+    Ok(())
 }
 
 /// Applies one logged record to the aggregator.
