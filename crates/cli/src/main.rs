@@ -8,6 +8,7 @@ mod bench;
 mod check;
 mod compare;
 mod import;
+mod plan;
 mod predict;
 mod report_html;
 mod route;
@@ -89,6 +90,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Start the live twin on the example shop with a built-in synthetic production.
     Demo(serve::DemoArgs),
+    /// Test a proposed change (a Terraform plan, Kubernetes manifests) on the twin: what
+    /// changes, the SLOs before and after, attack paths opened or closed. Exits like `check`.
+    Plan(plan::PlanArgs),
     /// Print the JSON Schema of the twin format (for editors and other tools).
     Schema,
     /// Print a shell completion script, e.g. `doppel completions bash > /etc/bash_completion.d/doppel`.
@@ -177,6 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Route(args) => route::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => serve::run_demo(args),
+        Command::Plan(args) => plan::run(args),
         Command::Schema => {
             out.write_all(doppel_model::schema_json().as_bytes())?;
             Ok(ExitCode::SUCCESS)
