@@ -14,7 +14,6 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::OnceLock;
 
 use indexmap::IndexMap;
-use jsonschema::error::ValidationErrorKind;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -652,31 +651,20 @@ impl LoadedScenario {
     }
 }
 
-/// The scenario format's JSON Schema, pretty-printed.
-pub fn scenario_schema_json() -> String {
-    let mut text = serde_json::to_string_pretty(schema_value()).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-fn schema_value() -> &'static Value {
-    static SCHEMA: OnceLock<Value> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let mut schema = schemars::schema_for!(Scenario);
-        schema.insert(
-            "$id".into(),
-            "https://doppel.dev/schema/scenario.schema.json".into(),
-        );
-        schema.insert("title".into(), "Doppel what-if scenario".into());
-        schema.to_value()
+fn checker() -> &'static crate::schema::SchemaChecker {
+    static CHECKER: OnceLock<crate::schema::SchemaChecker> = OnceLock::new();
+    CHECKER.get_or_init(|| {
+        crate::schema::SchemaChecker::new(
+            schemars::schema_for!(Scenario),
+            "https://doppel.dev/schema/scenario.schema.json",
+            "Doppel what-if scenario",
+        )
     })
 }
 
-fn validator() -> Option<&'static jsonschema::Validator> {
-    static VALIDATOR: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
-    VALIDATOR
-        .get_or_init(|| jsonschema::validator_for(schema_value()).ok())
-        .as_ref()
+/// The scenario format's JSON Schema, pretty-printed.
+pub fn scenario_schema_json() -> String {
+    checker().json()
 }
 
 /// Reads a scenario file (and the CSV files it names) with `read`. Structural problems only;
@@ -1477,182 +1465,11 @@ fn decode_path(p: &serde_path_to_error::Path) -> Path {
 
 /// Structural problems against the scenario schema: (path, about the key, message).
 fn structural(value: &Value) -> Vec<(Path, bool, String)> {
-    let Some(validator) = validator() else {
-        return vec![(
-            Path::root(),
-            false,
-            "internal error: the scenario schema did not compile".into(),
-        )];
-    };
-    let mut out = Vec::new();
-    for e in validator.iter_errors(value) {
-        explain(&e, value, &mut out);
-    }
-    out
-}
-
-fn explain(
-    err: &jsonschema::ValidationError<'_>,
-    root: &Value,
-    out: &mut Vec<(Path, bool, String)>,
-) {
-    let pointer = err.instance_path().as_str();
-    let path = Path::from_pointer(pointer, root);
-    let instance = err.instance();
-    let schema_path = err.schema_path().as_str();
-    if let Some(m) = unit_message(schema_path, instance) {
-        out.push((path, false, m));
-        return;
-    }
-    match err.kind() {
-        ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let parent = schema_path.rsplit_once('/').map_or("", |(p, _)| p);
-            let allowed: Vec<String> = schema_value()
-                .pointer(parent)
-                .and_then(|s| s.get("properties"))
-                .and_then(Value::as_object)
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default();
-            for name in unexpected {
-                let hint = crate::schema::suggest(name, &allowed);
-                out.push((
-                    path.key(name.clone()),
-                    true,
-                    format!("unknown field `{name}`{hint}"),
-                ));
-            }
-        }
-        ValidationErrorKind::Required { property } => {
-            let name = property.as_str().unwrap_or_default();
-            out.push((path, true, format!("missing field `{name}`")));
-        }
-        ValidationErrorKind::Minimum { limit } => out.push((
-            path,
-            false,
-            format!(
-                "must be at least {limit}, found {}",
-                crate::schema::describe(instance)
-            ),
-        )),
-        ValidationErrorKind::Maximum { limit } => out.push((
-            path,
-            false,
-            format!(
-                "must be at most {limit}, found {}",
-                crate::schema::describe(instance)
-            ),
-        )),
-        ValidationErrorKind::Type { .. } => {
-            let expected = schema_value()
-                .pointer(schema_path)
-                .map(|t| match t {
-                    Value::String(s) => type_word(s),
-                    Value::Array(a) => a
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .filter(|s| *s != "null")
-                        .map(type_word)
-                        .collect::<Vec<_>>()
-                        .join(" or "),
-                    _ => "a value".into(),
-                })
-                .unwrap_or_else(|| "a value".into());
-            out.push((
-                path,
-                false,
-                format!(
-                    "expected {expected}, found {}",
-                    crate::schema::describe(instance)
-                ),
-            ));
-        }
-        ValidationErrorKind::Enum { options } => {
-            let words: Vec<String> = options
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|o| format!("`{}`", o.as_str().unwrap_or_default()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push((
-                path,
-                false,
-                format!(
-                    "{} is not one of {}",
-                    crate::schema::describe(instance),
-                    words.join(", ")
-                ),
-            ));
-        }
-        ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
-            // An optional value that is present means its non-null branch; otherwise take the
-            // branch with the fewest errors.
-            let best = context.iter().min_by_key(|b| {
-                let null_only = b.len() == 1
-                    && matches!(b[0].kind(), ValidationErrorKind::Type { .. })
-                    && !instance.is_null();
-                (null_only, b.len())
-            });
-            match best {
-                Some(b) if !b.is_empty() && context.len() > 1 => {
-                    let all_types = b
-                        .iter()
-                        .all(|e| matches!(e.kind(), ValidationErrorKind::Type { .. }));
-                    if all_types && b.len() == 1 && b[0].instance_path().as_str() == pointer {
-                        out.push((
-                            path,
-                            false,
-                            format!(
-                                "{} does not match any accepted form",
-                                crate::schema::describe(instance)
-                            ),
-                        ));
-                    } else {
-                        for e in b {
-                            explain(e, root, out);
-                        }
-                    }
-                }
-                Some(b) => {
-                    for e in b {
-                        explain(e, root, out);
-                    }
-                }
-                None => out.push((path, false, err.to_string())),
-            }
-        }
-        _ => out.push((path, false, err.to_string())),
-    }
-}
-
-fn type_word(t: &str) -> String {
-    match t {
-        "integer" => "a whole number",
-        "number" => "a number",
-        "string" => "a string",
-        "boolean" => "true or false",
-        "object" => "a mapping",
-        "array" => "a list",
-        _ => "a value",
-    }
-    .into()
-}
-
-fn unit_message(keyword_path: &str, instance: &Value) -> Option<String> {
-    let text = match instance {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    let def = keyword_path.strip_prefix("/$defs/")?.split('/').next()?;
-    let err = match def {
-        "Duration" => text.parse::<Duration>().err()?.to_string(),
-        "Rate" => text.parse::<Rate>().err()?.to_string(),
-        "Percent" => text.parse::<Percent>().err()?.to_string(),
-        _ => return None,
-    };
-    Some(err)
+    checker()
+        .check(value)
+        .into_iter()
+        .map(|e| (e.path, e.at_key, e.message))
+        .collect()
 }
 
 #[cfg(test)]

@@ -12,31 +12,61 @@ use serde_json::Value;
 use crate::diag::Path;
 use crate::twin::Twin;
 
-/// The twin format's JSON Schema, as pretty-printed JSON.
-pub fn schema_json() -> String {
-    let mut text = serde_json::to_string_pretty(schema_value()).unwrap_or_default();
-    text.push('\n');
-    text
+/// A JSON Schema generated from a format's Rust types, compiled once, with structural checks
+/// worded for people. Shared by every file format Doppel reads (twins, scenarios).
+pub struct SchemaChecker {
+    schema: Value,
+    validator: Option<jsonschema::Validator>,
 }
 
-fn schema_value() -> &'static Value {
-    static SCHEMA: OnceLock<Value> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let mut schema = schemars::schema_for!(Twin);
-        schema.insert(
-            "$id".into(),
-            "https://doppel.dev/schema/doppel.schema.json".into(),
-        );
-        schema.insert("title".into(), "Doppel twin".into());
-        schema.to_value()
+impl SchemaChecker {
+    /// Compiles `schema`, giving it an `$id` and a `title`.
+    pub fn new(mut schema: schemars::Schema, id: &str, title: &str) -> Self {
+        schema.insert("$id".into(), id.into());
+        schema.insert("title".into(), title.into());
+        let schema = schema.to_value();
+        let validator = jsonschema::validator_for(&schema).ok();
+        SchemaChecker { schema, validator }
+    }
+
+    /// The schema as pretty-printed JSON, newline-terminated (the committed form).
+    pub fn json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.schema).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Checks a parsed file against the schema and returns every problem found.
+    pub fn check(&self, value: &Value) -> Vec<SchemaError> {
+        let Some(validator) = &self.validator else {
+            return vec![SchemaError {
+                path: Path::root(),
+                at_key: false,
+                message: "internal error: the schema did not compile".into(),
+            }];
+        };
+        let mut out = Vec::new();
+        for err in validator.iter_errors(value) {
+            explain(&err, value, &self.schema, &mut out);
+        }
+        out
+    }
+}
+
+fn twin_checker() -> &'static SchemaChecker {
+    static CHECKER: OnceLock<SchemaChecker> = OnceLock::new();
+    CHECKER.get_or_init(|| {
+        SchemaChecker::new(
+            schemars::schema_for!(Twin),
+            "https://doppel.dev/schema/doppel.schema.json",
+            "Doppel twin",
+        )
     })
 }
 
-fn validator() -> Option<&'static jsonschema::Validator> {
-    static VALIDATOR: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
-    VALIDATOR
-        .get_or_init(|| jsonschema::validator_for(schema_value()).ok())
-        .as_ref()
+/// The twin format's JSON Schema, as pretty-printed JSON.
+pub fn schema_json() -> String {
+    twin_checker().json()
 }
 
 /// A structural problem: the path it is at, whether it is about a key (unknown or missing
@@ -51,25 +81,19 @@ pub struct SchemaError {
     pub message: String,
 }
 
-/// Checks a file's value against the schema and returns every problem found.
+/// Checks a twin file's value against the twin schema and returns every problem found.
 pub fn check(value: &Value) -> Vec<SchemaError> {
-    let Some(validator) = validator() else {
-        return vec![SchemaError {
-            path: Path::root(),
-            at_key: false,
-            message: "internal error: the twin schema did not compile".into(),
-        }];
-    };
-    let mut out = Vec::new();
-    for err in validator.iter_errors(value) {
-        explain(&err, value, &mut out);
-    }
-    out
+    twin_checker().check(value)
 }
 
 /// Turns one validation error into messages, descending into the branch of a `oneOf`/`anyOf`
 /// the author most plausibly meant.
-fn explain(err: &jsonschema::ValidationError<'_>, root: &Value, out: &mut Vec<SchemaError>) {
+fn explain(
+    err: &jsonschema::ValidationError<'_>,
+    root: &Value,
+    schema: &Value,
+    out: &mut Vec<SchemaError>,
+) {
     let pointer = err.instance_path().as_str();
     let path = Path::from_pointer(pointer, root);
     let instance = err.instance();
@@ -87,7 +111,7 @@ fn explain(err: &jsonschema::ValidationError<'_>, root: &Value, out: &mut Vec<Sc
     }
     match err.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let allowed = allowed_properties(err.schema_path().as_str());
+            let allowed = allowed_properties(schema, err.schema_path().as_str());
             for name in unexpected {
                 let hint = suggest(name, &allowed);
                 push(
@@ -146,7 +170,7 @@ fn explain(err: &jsonschema::ValidationError<'_>, root: &Value, out: &mut Vec<Sc
                     .as_str()
                     .rsplit_once('/')
                     .map_or("", |(p, _)| p);
-                match schema_value()
+                match schema
                     .pointer(parent)
                     .and_then(|s| s.get("description"))
                     .and_then(Value::as_str)
@@ -178,7 +202,7 @@ fn explain(err: &jsonschema::ValidationError<'_>, root: &Value, out: &mut Vec<Sc
             );
         }
         ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
-            explain_branches(pointer, &path, instance, context, root, out);
+            explain_branches(pointer, &path, instance, context, root, schema, out);
         }
         ValidationErrorKind::OneOfMultipleValid { .. } => {
             push(
@@ -198,6 +222,7 @@ fn explain_branches(
     instance: &Value,
     context: &[Vec<jsonschema::ValidationError<'static>>],
     root: &Value,
+    schema: &Value,
     out: &mut Vec<SchemaError>,
 ) {
     // A tagged union: every branch rejects the tag's value at the same place.
@@ -240,7 +265,7 @@ fn explain_branches(
             .map(|i| &context[1 - i])
         {
             for e in other {
-                explain(e, root, out);
+                explain(e, root, schema, out);
             }
             return;
         }
@@ -264,7 +289,7 @@ fn explain_branches(
     match context.iter().min_by_key(|b| score(b)) {
         Some(best) if score(best).0 == 0 || context.len() == 1 => {
             for e in best {
-                explain(e, root, out);
+                explain(e, root, schema, out);
             }
         }
         _ => {
@@ -296,9 +321,9 @@ fn explain_branches(
 }
 
 /// The property names the schema object owning `keyword_path` allows.
-fn allowed_properties(keyword_path: &str) -> Vec<String> {
+fn allowed_properties(schema: &Value, keyword_path: &str) -> Vec<String> {
     let parent = keyword_path.rsplit_once('/').map_or("", |(p, _)| p);
-    schema_value()
+    schema
         .pointer(parent)
         .and_then(|s| s.get("properties"))
         .and_then(Value::as_object)
