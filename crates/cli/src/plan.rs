@@ -79,8 +79,15 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     {
         return Ok(ExitCode::from(2));
     }
-    let (changed, _conflicts) =
+    let (mut changed, _conflicts) =
         doppel_import::merge_with(&loaded.twin, &imported.delta, Prefer::Delta);
+    // Merging only adds and updates; what a Terraform plan destroys is what its prior state
+    // has and its planned values lack.
+    if source == Source::Terraform {
+        for id in terraform_deletions(&files)? {
+            remove_entity(&mut changed, &id);
+        }
+    }
     // The changed twin must still be a valid twin: check it as if read from a file.
     let recheck =
         doppel_model::load_str("(twin after the change)", &serde_json::to_string(&changed)?);
@@ -177,4 +184,70 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::from(1))
+}
+
+/// Ids of the entities a Terraform plan destroys: imported from the plan's `prior_state`
+/// and missing from its planned values. Plans without a prior state destroy nothing.
+fn terraform_deletions(files: &[(String, Vec<u8>)]) -> anyhow::Result<Vec<doppel_model::EntityId>> {
+    let mut ids = Vec::new();
+    for (name, bytes) in files {
+        let Ok(plan) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            continue;
+        };
+        let Some(prior) = plan.get("prior_state").filter(|p| p.is_object()) else {
+            continue;
+        };
+        let prior_bytes = serde_json::to_vec(prior)?;
+        let planned = doppel_import::import(Source::Terraform, &[Input { name, bytes }]).delta;
+        let before = doppel_import::import(
+            Source::Terraform,
+            &[Input {
+                name,
+                bytes: &prior_bytes,
+            }],
+        )
+        .delta;
+        for change in doppel_import::diff(&before, &planned) {
+            if change.kind == doppel_import::ChangeKind::Removed
+                && let Ok(id) = change.id.parse()
+            {
+                ids.push(id);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Removes a top-level entity (or a service's endpoint or instance) from a twin.
+fn remove_entity(twin: &mut doppel_model::Twin, id: &doppel_model::EntityId) {
+    use doppel_model::Kind;
+    let n = id.name.as_str();
+    match id.kind {
+        Kind::Region => drop(twin.regions.shift_remove(n)),
+        Kind::Zone => drop(twin.zones.shift_remove(n)),
+        Kind::Rack => drop(twin.racks.shift_remove(n)),
+        Kind::Cluster => drop(twin.clusters.shift_remove(n)),
+        Kind::Host => drop(twin.hosts.shift_remove(n)),
+        Kind::Network => drop(twin.networks.shift_remove(n)),
+        Kind::Subnet => drop(twin.subnets.shift_remove(n)),
+        Kind::Router => drop(twin.routers.shift_remove(n)),
+        Kind::Link => drop(twin.links.shift_remove(n)),
+        Kind::SecurityGroup => drop(twin.security_groups.shift_remove(n)),
+        Kind::NetworkPolicy => drop(twin.network_policies.shift_remove(n)),
+        Kind::Service => drop(twin.services.shift_remove(n)),
+        Kind::Workload => drop(twin.workloads.shift_remove(n)),
+        Kind::Slo => drop(twin.slos.shift_remove(n)),
+        Kind::Credential => drop(twin.credentials.shift_remove(n)),
+        Kind::Endpoint | Kind::Instance => {
+            if let Some((svc, child)) = n.split_once('/')
+                && let Some(service) = twin.services.get_mut(svc)
+            {
+                if id.kind == Kind::Endpoint {
+                    service.endpoints.shift_remove(child);
+                } else {
+                    service.instances.shift_remove(child);
+                }
+            }
+        }
+    }
 }
