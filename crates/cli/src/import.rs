@@ -19,7 +19,9 @@ pub struct ImportArgs {
     /// otlp (OTLP/HTTP traces, JSON or protobuf) or jaeger (Jaeger JSON traces).
     #[arg(value_name = "SOURCE", value_parser = parse_source)]
     pub source: Source,
-    /// Files to read; a directory means the files in it (not recursive).
+    /// Files to read; a directory means the files in it (not recursive). For `netbox`, also
+    /// an API URL such as `https://netbox.example.com/api/dcim/devices/` (all pages are read;
+    /// the token comes from the `NETBOX_TOKEN` environment variable).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Merge into this twin file (created when missing) and write it back. Without it the
@@ -178,11 +180,64 @@ fn counts(t: &Twin) -> String {
     }
 }
 
+/// Reads every page of a NetBox REST list endpoint (e.g. `.../api/dcim/devices/`), following
+/// its `next` links, and returns them as one list response. GET only: Doppel never writes to
+/// the systems it mirrors. The API token comes from `NETBOX_TOKEN` and is never printed.
+fn fetch_netbox(url: &str) -> anyhow::Result<Vec<u8>> {
+    const MAX_PAGES: usize = 10_000;
+    let token = std::env::var("NETBOX_TOKEN").ok().filter(|t| !t.is_empty());
+    let mut results = Vec::new();
+    let mut next = Some(url.to_owned());
+    let mut pages = 0usize;
+    while let Some(page) = next.take() {
+        pages += 1;
+        if pages > MAX_PAGES {
+            anyhow::bail!("{url}: more than {MAX_PAGES} pages; narrow the query");
+        }
+        let mut request = ureq::get(&page).header("Accept", "application/json");
+        if let Some(t) = &token {
+            request = request.header("Authorization", &format!("Token {t}"));
+        }
+        let mut response = request.call().with_context(|| format!("GET {page}"))?;
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_INPUT_BYTES as u64)
+            .read_to_vec()
+            .with_context(|| format!("reading {page}"))?;
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .with_context(|| format!("{page}: the response is not JSON"))?;
+        match value.get("results").and_then(serde_json::Value::as_array) {
+            Some(items) => {
+                results.extend(items.iter().cloned());
+                next = value
+                    .get("next")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned);
+            }
+            // A single object (`.../devices/7/`): hand it over as it is.
+            None if pages == 1 => return Ok(body),
+            None => anyhow::bail!("{page}: a page without `results`"),
+        }
+    }
+    let all = serde_json::json!({"count": results.len(), "next": null, "previous": null, "results": results});
+    Ok(serde_json::to_vec(&all)?)
+}
+
 /// Runs `doppel import`.
 pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let mut names = Vec::new();
     let mut contents = Vec::new();
     for p in &args.paths {
+        let text = p.display().to_string();
+        if text.starts_with("http://") || text.starts_with("https://") {
+            if args.source != Source::Netbox {
+                anyhow::bail!("only `netbox` reads from a URL; {text} is not a file");
+            }
+            contents.push(fetch_netbox(&text)?);
+            names.push(text);
+            continue;
+        }
         for f in files_of(p)? {
             contents.push(read_bounded(&f)?);
             names.push(f.display().to_string());
