@@ -145,7 +145,14 @@ pub fn merge_with(base: &Twin, delta: &Twin, prefer: Prefer) -> (Twin, Vec<Confl
                 take_real_endpoints(bent, &mut dent);
             }
             let mut found = Vec::new();
+            let before = bent.clone();
             merge_value(bent, &dent, defaults.as_ref(), "", prefer, &mut found);
+            record_field_sources(
+                bent,
+                &before,
+                base_source.as_deref(),
+                delta_source.as_deref(),
+            );
             conflicts.extend(found.into_iter().map(|(field, b, dv)| Conflict {
                 entity: id.clone(),
                 field,
@@ -170,6 +177,47 @@ pub fn merge_with(base: &Twin, delta: &Twin, prefer: Prefer) -> (Twin, Vec<Confl
                 took_delta: false,
             });
             (base.clone(), conflicts)
+        }
+    }
+}
+
+/// Per-field provenance: the top-level fields the merge changed came from the delta's source;
+/// when that is not the entity's own source, `provenance.fields` says so.
+fn record_field_sources(
+    entity: &mut Value,
+    before: &Value,
+    base: Option<&str>,
+    delta: Option<&str>,
+) {
+    let Some(delta) = delta else { return };
+    if base == Some(delta) {
+        return;
+    }
+    let Value::Object(after) = &*entity else {
+        return;
+    };
+    let changed: Vec<String> = after
+        .iter()
+        .filter(|(k, v)| k.as_str() != "provenance" && before.get(k.as_str()) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    if changed.is_empty() {
+        return;
+    }
+    let Value::Object(obj) = entity else { return };
+    let prov = obj
+        .entry("provenance")
+        .or_insert_with(|| serde_json::json!({"source": base.unwrap_or("twin")}));
+    if !prov.is_object() {
+        return;
+    }
+    let fields = prov.as_object_mut().map(|p| {
+        p.entry("fields")
+            .or_insert_with(|| Value::Object(Map::new()))
+    });
+    if let Some(Value::Object(fields)) = fields {
+        for f in changed {
+            fields.insert(f, Value::String(delta.to_owned()));
         }
     }
 }
@@ -564,6 +612,41 @@ mod tests {
         let (once, none) = merge(&Twin::default(), &delta);
         assert!(none.is_empty());
         assert_eq!(merge(&once, &delta), (once.clone(), vec![]));
+    }
+
+    /// Every field records where it came from: fields another source changed are listed in
+    /// `provenance.fields`; re-importing the same facts changes nothing.
+    #[test]
+    fn fields_set_by_another_source_record_it() {
+        let base = twin(
+            "services:\n  web:\n    replicas: 2\n    version: \"1.0\"\n    provenance: {source: terraform, ref: aws_autoscaling_group.web}\n    endpoints: {get: {service_time: {dist: constant, value: 1ms}}}\n",
+        );
+        let delta = twin(
+            "services:\n  web:\n    replicas: 4\n    provenance: {source: kubernetes, ref: Deployment/web}\n    endpoints: {get: {service_time: {dist: constant, value: 1ms}}}\n",
+        );
+        let (merged, conflicts) = merge_with(&base, &delta, Prefer::Delta);
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        let prov = merged.services["web"].provenance.clone().unwrap();
+        assert_eq!(prov.source, "terraform");
+        assert_eq!(
+            prov.fields.get("replicas").map(String::as_str),
+            Some("kubernetes")
+        );
+        assert!(!prov.fields.contains_key("version"), "{prov:?}");
+        assert_eq!(merged.services["web"].replicas, Some(4));
+        // Idempotent: the same delta again changes nothing.
+        let (again, _) = merge_with(&merged, &delta, Prefer::Delta);
+        assert_eq!(again, merged);
+        // Keeping the base's value records nothing.
+        let (kept, _) = merge_with(&base, &delta, Prefer::Base);
+        assert!(
+            kept.services["web"]
+                .provenance
+                .clone()
+                .unwrap()
+                .fields
+                .is_empty()
+        );
     }
 
     #[test]

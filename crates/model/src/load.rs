@@ -98,6 +98,7 @@ impl Loaded {
             file: Some(format!("{name}:{}", loc.line)),
             reference: None,
             observed_at: None,
+            fields: Default::default(),
         })
     }
 }

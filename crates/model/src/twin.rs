@@ -119,6 +119,11 @@ pub struct Provenance {
     /// When it was observed, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<String>,
+    /// Fields another source set, by field name: `{replicas: kubernetes}` when Kubernetes
+    /// changed the replicas of a service Terraform described. Fields not listed come from
+    /// `source`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub fields: IndexMap<String, String>,
 }
 
 /// A region.

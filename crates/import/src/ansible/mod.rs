@@ -137,6 +137,7 @@ fn add_hosts(twin: &mut Twin, inv: &Inventory, file: &str, diags: &mut Vec<Diagn
                 file: Some(file.to_owned()),
                 reference: Some(format!("host {name}")),
                 observed_at: None,
+                fields: Default::default(),
             }),
             ..Host::default()
         };

@@ -113,6 +113,7 @@ impl Obj<'_> {
             file: files.get(self.file).map(|f| f.name.to_owned()),
             reference: Some(format!("{}/{ns}{}", self.kind, self.name)),
             observed_at: None,
+            fields: Default::default(),
         }
     }
 

@@ -134,6 +134,7 @@ impl Obj<'_> {
                 .get("last_updated")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            fields: Default::default(),
         }
     }
 }

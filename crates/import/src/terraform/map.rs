@@ -60,6 +60,7 @@ impl Ctx<'_, '_> {
             file: self.files.get(r.file).map(|f| f.name.to_owned()),
             reference: Some(r.address.clone()),
             observed_at: None,
+            fields: Default::default(),
         }
     }
 

@@ -244,6 +244,7 @@ pub fn build(spans: &[Span], source: &str, files: &[String], diags: &mut Vec<Dia
         ),
         reference: Some(format!("service.name={svc}")),
         observed_at: first_seen.get(svc).map(|(t, _)| rfc3339(*t)),
+        fields: Default::default(),
     };
 
     for ((svc, ep), st) in &stats {
@@ -300,6 +301,7 @@ pub fn build(spans: &[Span], source: &str, files: &[String], diags: &mut Vec<Dia
                     file: Some(file.to_owned()),
                     reference: Some(format!("peer.service={peer}")),
                     observed_at: None,
+                    fields: Default::default(),
                 }),
                 tags: vec!["timed-by-callers".into()],
                 ..Service::default()
