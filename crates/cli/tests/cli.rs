@@ -3,28 +3,12 @@
 // Helpers outside #[test] functions unwrap too: a failure here is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::{doppel_in as doppel, repo};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use expect_test::{Expect, expect};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Runs `doppel ARGS` in `dir`; returns (exit code, stdout, stderr).
-fn doppel(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_doppel"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 fn check(dir: &Path, args: &[&str], expect: Expect) {
     let (code, stdout, stderr) = doppel(dir, args);

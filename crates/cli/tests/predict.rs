@@ -2,25 +2,15 @@
 //! keeps (with NAB's labels), run through the real binary.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::doppel;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn nab(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../predict/test_data/nab/data")
         .join(file)
-}
-
-fn doppel(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_doppel"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }
 
 /// NAB labels one anomaly window in art_daily_jumpsup, 2014-04-10 16:15 to 2014-04-12 01:45:

@@ -2,26 +2,16 @@
 //! `doppel demo` (the live twin starts, prints where it listens and a token, and stops).
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::doppel;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn geant(file: &str) -> String {
     let p: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../netopt/test_data/figret/GEANT")
         .join(file);
     p.to_str().unwrap().to_owned()
-}
-
-fn doppel(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_doppel"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }
 
 /// FIGRET publishes the optimal MLU of GEANT's first training matrix over its tunnels as
