@@ -602,36 +602,28 @@ fn aws_inline_rules(ctx: &mut Ctx<'_, '_>, r: &Res, name: &str) {
     }
 }
 
+/// `aws_security_group_rule`: the direction is its `type` attribute.
 fn aws_sg_rule(ctx: &mut Ctx<'_, '_>, r: &Res) -> bool {
-    let Some(group) = r
-        .s("security_group_id")
-        .and_then(|g| ctx.groups.get(g).cloned())
-    else {
-        ctx.diag(
-            r,
-            Severity::Info,
-            "/security_group_id",
-            format!(
-                "`{}` belongs to a security group not in the input; skipped",
-                r.address
-            ),
-        );
-        return true;
-    };
     let dir = if r.s("type") == Some("egress") {
         Direction::Egress
     } else {
         Direction::Ingress
     };
-    if let Some(rule) = aws_rule(ctx, r, "", &r.values.clone(), dir, &group)
-        && let Some(sg) = ctx.twin.security_groups.get_mut(&group)
-    {
-        sg.rules.push(rule);
-    }
-    true
+    aws_standalone_rule(ctx, r, dir)
 }
 
+/// `aws_vpc_security_group_{ingress,egress}_rule`: the direction is in the resource type.
 fn aws_vpc_sg_rule(ctx: &mut Ctx<'_, '_>, r: &Res) -> bool {
+    let dir = if r.ty.ends_with("egress_rule") {
+        Direction::Egress
+    } else {
+        Direction::Ingress
+    };
+    aws_standalone_rule(ctx, r, dir)
+}
+
+/// A rule resource attached to a group by `security_group_id`.
+fn aws_standalone_rule(ctx: &mut Ctx<'_, '_>, r: &Res, dir: Direction) -> bool {
     let Some(group) = r
         .s("security_group_id")
         .and_then(|g| ctx.groups.get(g).cloned())
@@ -646,11 +638,6 @@ fn aws_vpc_sg_rule(ctx: &mut Ctx<'_, '_>, r: &Res) -> bool {
             ),
         );
         return true;
-    };
-    let dir = if r.ty.ends_with("egress_rule") {
-        Direction::Egress
-    } else {
-        Direction::Ingress
     };
     if let Some(rule) = aws_rule(ctx, r, "", &r.values.clone(), dir, &group)
         && let Some(sg) = ctx.twin.security_groups.get_mut(&group)
