@@ -10,19 +10,15 @@
 //! interval over 10 replications (half-width / 2.262) or from the spread over independent seeds.
 #![allow(clippy::print_stderr, clippy::unwrap_used)]
 
+mod common;
+use common::{Estimate, T9, over_seeds};
+
 use doppel_sim::analytic::{mm1, mmc};
 use doppel_sim::bench::tandem_net;
 use doppel_sim::{
     Call, Dist, Endpoint, Flow, FlowStep, Host, Instance, Jitter, Load, LoadBalancing, Retry,
     RetryBudget, Service, SimConfig, SimNet, SimReport, Step, Workload, simulate,
 };
-
-const T9: f64 = 2.262_157;
-
-struct Estimate {
-    mean: f64,
-    se: f64,
-}
 
 fn latency(report: &SimReport, w: usize) -> Estimate {
     let l = &report.workloads[w].latency_ms;
@@ -53,29 +49,6 @@ fn check(what: &str, est: &Estimate, theory: f64, max_rel: f64) {
         "{what}: simulated {} vs expected {theory}",
         est.mean
     );
-}
-
-fn over_seeds(net: &SimNet, cfg: SimConfig, seeds: u64, f: impl Fn(&SimReport) -> f64) -> Estimate {
-    let xs: Vec<f64> = (1..=seeds)
-        .map(|seed| {
-            f(&simulate(
-                net,
-                &SimConfig {
-                    seed,
-                    replications: 1,
-                    ..cfg
-                },
-            )
-            .unwrap())
-        })
-        .collect();
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    Estimate {
-        mean,
-        se: (var / n).sqrt(),
-    }
 }
 
 fn cfg(duration: f64, warmup: f64) -> SimConfig {

@@ -16,6 +16,9 @@
 //! the spread across seeds. Run with `--nocapture` to see every comparison.
 #![allow(clippy::print_stderr, clippy::unwrap_used)]
 
+mod common;
+use common::{Estimate, T9, over_seeds};
+
 use doppel_sim::analytic::{
     ClosedNetwork, ClosedStation, OpenNetwork, OpenStation, StationKind, jackson, mm1, mmc,
     mva_exact,
@@ -25,14 +28,6 @@ use doppel_sim::{
     Dist, Endpoint, Flow, FlowStep, Instance, Load, LoadBalancing, Service, SimConfig, SimNet,
     SimReport, Workload, simulate,
 };
-
-/// t(0.975, 9).
-const T9: f64 = 2.262_157;
-
-struct Estimate {
-    mean: f64,
-    se: f64,
-}
 
 /// The simulated mean latency (seconds) of workload 0 and its standard error, from the CI.
 fn latency(report: &SimReport) -> Estimate {
@@ -68,30 +63,6 @@ fn check(what: &str, est: &Estimate, theory: f64, wrong: f64) {
         "{what}: simulated {} vs theory {theory}",
         est.mean
     );
-}
-
-/// Mean and standard error of `f(report)` over independent seeds (one replication each).
-fn over_seeds(net: &SimNet, cfg: SimConfig, seeds: u64, f: impl Fn(&SimReport) -> f64) -> Estimate {
-    let xs: Vec<f64> = (1..=seeds)
-        .map(|seed| {
-            f(&simulate(
-                net,
-                &SimConfig {
-                    seed,
-                    replications: 1,
-                    ..cfg
-                },
-            )
-            .unwrap())
-        })
-        .collect();
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    Estimate {
-        mean,
-        se: (var / n).sqrt(),
-    }
 }
 
 fn single_station(servers: u32, lambda: f64, service: Dist) -> SimNet {
