@@ -49,6 +49,9 @@ pub enum BenchSub {
     /// Score the anomaly detectors on NAB (windows, profiles, default and corpus-best
     /// thresholds) and the forecasters by MASE.
     Nab(crate::predict::NabArgs),
+    /// Attack graph and paths on a generated estate (10,000 hosts, 100,000 vulnerabilities
+    /// by default): build time, path time and peak memory.
+    Attack(crate::attack::BenchAttackArgs),
 }
 
 #[derive(Debug, Serialize)]
@@ -81,7 +84,7 @@ fn measure(name: &'static str, f: impl FnOnce() -> doppel_sim::bench::BenchResul
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), if the platform tells.
-fn peak_rss() -> Option<u64> {
+pub(crate) fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -90,8 +93,10 @@ fn peak_rss() -> Option<u64> {
 
 /// Runs `doppel bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    if let Some(BenchSub::Nab(nab)) = args.sub {
-        return crate::predict::run_nab(nab);
+    match args.sub {
+        Some(BenchSub::Nab(nab)) => return crate::predict::run_nab(nab),
+        Some(BenchSub::Attack(a)) => return crate::attack::run_bench(a),
+        None => {}
     }
     let mut results = Vec::new();
     let mut err = std::io::stderr().lock();

@@ -42,8 +42,110 @@ fn the_shop_replica_falls_through_log4shell_and_a_stored_password() {
 fn text_and_dot_outputs() {
     let (code, out, _) = doppel(&["attack", "examples/shop.yaml"]);
     assert_eq!(code, 0);
-    assert!(out.contains("fix plan (cost 1)"), "{out}");
+    assert!(out.contains("cheapest mitigation set (cost 1, exact"), "{out}");
     let (code, out, _) = doppel(&["attack", "examples/shop.yaml", "--format", "dot"]);
     assert_eq!(code, 0);
     assert!(out.starts_with("digraph attack {"), "{out}");
+}
+
+/// The JSON contract: `paths[].steps[].{host,technique,via}`, `reachable_targets[]`,
+/// `mitigations[].{action,cost,paths_cut}`.
+#[test]
+fn json_output_keeps_the_contract() {
+    let (code, out, err) = doppel(&["attack", "examples/shop.yaml", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["reachable_targets"].is_array());
+    for p in v["paths"].as_array().unwrap() {
+        for s in p["steps"].as_array().unwrap() {
+            assert!(s["host"].is_string(), "{s}");
+            assert!(s["technique"].is_string() || s["technique"].is_null(), "{s}");
+            assert!(s["via"].is_string(), "{s}");
+        }
+    }
+    let m = v["mitigations"].as_array().unwrap();
+    assert_eq!(m.len(), 1);
+    assert!(m[0]["action"].is_string());
+    assert_eq!(m[0]["cost"].as_f64(), Some(1.0));
+    assert_eq!(m[0]["paths_cut"].as_u64(), Some(2));
+    assert_eq!(v["mitigation_set"]["method"], "exact");
+}
+
+/// `--simulate` prints `p_compromise` and `time_to_compromise_hours.{mean,p50,p90}`; EDR on
+/// the app tier (where Log4Shell and PwnKit are exploited) can only lower the probability,
+/// run by run, and the same seed gives the same bytes.
+#[test]
+fn simulation_json_and_what_if() {
+    let args = [
+        "attack",
+        "examples/shop.yaml",
+        "--simulate",
+        "--runs",
+        "4000",
+        "--seed",
+        "5",
+        "--what-if",
+        "edr:tier=app",
+        "--format",
+        "json",
+    ];
+    let (code, out, err) = doppel(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let p = v["p_compromise"].as_f64().unwrap();
+    let base = v["baseline"]["p_compromise"].as_f64().unwrap();
+    assert!(p < base, "{p} {base}");
+    let t = &v["time_to_compromise_hours"];
+    let (mean, p50, p90) = (
+        t["mean"].as_f64().unwrap(),
+        t["p50"].as_f64().unwrap(),
+        t["p90"].as_f64().unwrap(),
+    );
+    assert!(0.0 < p50 && p50 <= p90 && mean > 0.0, "{t}");
+    assert!(v["p_compromise_ci95"][0].as_f64().unwrap() <= p);
+    let (_, again, _) = doppel(&args);
+    assert_eq!(out, again);
+    let (code, _, err) = doppel(&[
+        "attack",
+        "examples/shop.yaml",
+        "--simulate",
+        "--what-if",
+        "edr",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad what-if `edr`"), "{err}");
+}
+
+/// A Trivy report attaches to the services running the image and shows in the paths.
+#[test]
+fn a_trivy_scan_adds_image_vulnerabilities() {
+    let (code, out, err) = doppel(&[
+        "attack",
+        "examples/shop.yaml",
+        "--scan",
+        "crates/security/test_data/trivy/shop-k8s.json",
+        "--to",
+        "service:checkout",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("trivy 3 artifact(s) read, 2 service match(es), 4 vulnerabilities attached"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["reachable_targets"], serde_json::json!(["service:checkout"]));
+    let via: Vec<String> = v["paths"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["via"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(via.iter().any(|s| s.contains("CVE-2022-42889")), "{via:?}");
+    let (code, _, err) = doppel(&[
+        "attack",
+        "examples/shop.yaml",
+        "--scan",
+        "crates/security/test_data/trivy/truncated.json",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("truncated.json:29:"), "{err}");
 }

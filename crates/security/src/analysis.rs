@@ -9,6 +9,7 @@ use doppel_model::{Kind, Peer, Twin};
 use serde::Serialize;
 
 use crate::graph::{self, AttackProblem, Fact, Fix, Start};
+use crate::hitting;
 use crate::reach::Overlay;
 
 /// Cost of a mitigation, in arbitrary effort units, by kind: patching a CVE on one entity and
@@ -116,7 +117,7 @@ pub struct AttackPath {
     /// Steps that are attacks (technique known).
     pub attack_steps: usize,
     #[serde(skip)]
-    fixes: BTreeSet<Fix>,
+    pub(crate) fixes: BTreeSet<Fix>,
 }
 
 /// A ranked mitigation, verified by recomputing the attack graph with it applied.
@@ -136,6 +137,31 @@ pub struct Mitigation {
     pub targets_still_reachable: Vec<String>,
 }
 
+/// How the mitigation set was chosen and what recomputing the graph with it showed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MitigationSet {
+    /// `exact` (branch and bound over the minimum-cost hitting set of the paths' fixes,
+    /// proven optimal), `greedy` (the instance exceeded [`EXACT_NODE_BUDGET`]) or `none`
+    /// (no path to cut).
+    pub method: &'static str,
+    /// Total cost of the set.
+    pub total_cost: f64,
+    /// Cost of the set the greedy heuristic (best paths cut per cost first) picks on the same
+    /// instance, for comparison.
+    pub greedy_cost: f64,
+    /// Paths left after applying the whole set (recomputed; 0 unless some path cannot be cut).
+    pub paths_left: usize,
+    /// Targets still reachable after applying the whole set (recomputed).
+    pub targets_still_reachable: Vec<String>,
+    /// Rounds of solve-and-verify: paths that appear once others are cut (e.g. through a
+    /// second security group) are added and the set solved again.
+    pub rounds: usize,
+}
+
+/// Branch-and-bound nodes the exact mitigation search may expand before falling back to
+/// the greedy set.
+pub const EXACT_NODE_BUDGET: usize = 1_000_000;
+
 /// The answer to `doppel attack`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttackReport {
@@ -153,11 +179,14 @@ pub struct AttackReport {
     pub paths_truncated: bool,
     /// Index in `paths` of the most likely path.
     pub most_likely: Option<usize>,
-    /// Single fixes ranked by paths cut per cost.
+    /// The cheapest set of fixes that together cut every path (see [`MitigationSet`]), each
+    /// fix ranked by the paths it cuts alone per cost and re-verified by recomputing the graph.
     pub mitigations: Vec<Mitigation>,
-    /// A cheap set of fixes that together cut every path (greedy by paths cut per cost, each
-    /// addition re-verified), with the state after each.
-    pub fix_plan: Vec<Mitigation>,
+    /// How the set was found, its cost against the greedy heuristic's, and its verification.
+    pub mitigation_set: MitigationSet,
+    /// Every single fix that cuts something, ranked by paths cut per cost (the first three
+    /// are the fixes that matter most one at a time).
+    pub single_fixes: Vec<Mitigation>,
     /// Facts and derivations in the attack graph.
     pub graph_facts: usize,
     /// Derivations in the attack graph.
@@ -264,6 +293,54 @@ fn to_path(p: &AttackProblem, proof: &[usize], target: &str) -> AttackPath {
     }
 }
 
+/// Every minimal path from `starts` to `target` (up to `cap` per target), most likely first.
+pub fn attack_paths(
+    twin: &Twin,
+    starts: &[Start],
+    target: &str,
+    cap: usize,
+) -> Result<Vec<AttackPath>, QueryError> {
+    for s in starts {
+        if let Start::Host(h) = s
+            && !twin.hosts.contains_key(h)
+        {
+            return Err(QueryError::NoHost(h.clone()));
+        }
+    }
+    let goals = target_facts(twin, target)?;
+    Ok(paths_of(twin, &Overlay::default(), starts, &goals, cap).paths)
+}
+
+/// Adds each path's fix set (as indices into `universe`, extended with new fixes) to `sets`,
+/// one per path (the greedy comparison weighs sets by how many paths they stand for); returns
+/// how many sets were new.
+fn add_paths(paths: &[AttackPath], universe: &mut Vec<Fix>, sets: &mut Vec<Vec<usize>>) -> usize {
+    let mut new = 0;
+    for p in paths {
+        let mut set: Vec<usize> = p
+            .fixes
+            .iter()
+            .map(|f| match universe.iter().position(|u| u == f) {
+                Some(i) => i,
+                None => {
+                    universe.push(f.clone());
+                    universe.len() - 1
+                }
+            })
+            .collect();
+        set.sort_unstable();
+        set.dedup();
+        if set.is_empty() {
+            continue;
+        }
+        if !sets.contains(&set) {
+            new += 1;
+        }
+        sets.push(set);
+    }
+    new
+}
+
 /// Every minimal path from `starts` to `target`, the most likely, and ranked mitigations.
 pub fn attack(
     twin: &Twin,
@@ -314,27 +391,59 @@ pub fn attack(
                 .then(a.action.cmp(&b.action))
         });
     };
-    let mut mitigations: Vec<Mitigation> =
+    let mut single_fixes: Vec<Mitigation> =
         candidates.iter().map(|f| evaluate(&base, f, n)).collect();
-    rank(&mut mitigations);
-    // Greedy plan: add the best fix given those already chosen, until no path is left.
-    let mut fix_plan = Vec::new();
-    let mut overlay = base.clone();
-    let mut left = n;
-    while left > 0 {
-        let mut round: Vec<Mitigation> = candidates
-            .iter()
-            .filter(|f| !fix_plan.iter().any(|m: &Mitigation| &m.fix == *f))
-            .map(|f| evaluate(&overlay, f, left))
-            .collect();
-        rank(&mut round);
-        let Some(best) = round.into_iter().next() else {
-            break;
+    rank(&mut single_fixes);
+    // The cheapest set: solve the hitting set of the paths' fixes, apply it, recompute; paths
+    // that appear once others are cut join the instance and it is solved again.
+    let mut universe: Vec<Fix> = candidates.iter().cloned().collect();
+    let mut sets: Vec<Vec<usize>> = Vec::new();
+    add_paths(&before.paths, &mut universe, &mut sets);
+    let mut method = if n == 0 { "none" } else { "exact" };
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut greedy_cost = 0.0;
+    let mut rounds = 0;
+    let mut after_set = (0, Vec::new());
+    while n > 0 && rounds < 8 {
+        rounds += 1;
+        let costs: Vec<f64> = universe.iter().map(fix_cost).collect();
+        let greedy = hitting::greedy(&costs, &sets);
+        greedy_cost = greedy.iter().map(|&i| costs[i]).sum();
+        chosen = match hitting::exact(&costs, &sets, EXACT_NODE_BUDGET) {
+            Some(x) => x,
+            None => {
+                method = "greedy";
+                greedy
+            }
         };
-        best.fix.apply(&mut overlay);
-        left = best.paths_left;
-        fix_plan.push(best);
+        let mut o = base.clone();
+        for &i in &chosen {
+            universe[i].apply(&mut o);
+        }
+        let after = paths_of(twin, &o, starts, &goals, cap);
+        after_set = (after.paths.len(), after.reachable.clone());
+        if after.paths.is_empty() || add_paths(&after.paths, &mut universe, &mut sets) == 0 {
+            break;
+        }
     }
+    let mut mitigations: Vec<Mitigation> = chosen
+        .iter()
+        .map(|&i| evaluate(&base, &universe[i], n))
+        .collect();
+    mitigations.sort_by(|a, b| {
+        (b.paths_cut as f64 / b.cost)
+            .total_cmp(&(a.paths_cut as f64 / a.cost))
+            .then(a.cost.total_cmp(&b.cost))
+            .then(a.action.cmp(&b.action))
+    });
+    let mitigation_set = MitigationSet {
+        method,
+        total_cost: mitigations.iter().map(|m| m.cost).sum(),
+        greedy_cost,
+        paths_left: after_set.0,
+        targets_still_reachable: after_set.1,
+        rounds,
+    };
     Ok(AttackReport {
         from: starts.iter().map(start_name).collect(),
         to: target.to_owned(),
@@ -344,7 +453,8 @@ pub fn attack(
         paths: before.paths,
         paths_truncated: before.truncated,
         mitigations,
-        fix_plan,
+        mitigation_set,
+        single_fixes,
         graph_facts: before.facts,
         graph_derivations: before.derivations,
     })
@@ -592,8 +702,31 @@ pub fn render_text(r: &AttackReport) -> String {
         }
     }
     if !r.mitigations.is_empty() {
-        let _ = writeln!(s, "\nmitigations (paths cut per cost, each re-verified):");
-        for m in &r.mitigations {
+        let m = &r.mitigation_set;
+        let _ = writeln!(
+            s,
+            "\ncheapest mitigation set (cost {}, {}; greedy would cost {}); after it: {} path(s) left, targets still reachable: {}",
+            m.total_cost,
+            m.method,
+            m.greedy_cost,
+            m.paths_left,
+            list_or_none(&m.targets_still_reachable)
+        );
+        for (i, x) in r.mitigations.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  {}. {:<44} cost {:>3}  alone cuts {:>3}/{}",
+                i + 1,
+                x.action,
+                x.cost,
+                x.paths_cut,
+                r.paths.len()
+            );
+        }
+    }
+    if !r.single_fixes.is_empty() {
+        let _ = writeln!(s, "\nsingle fixes (paths cut per cost, each re-verified):");
+        for m in &r.single_fixes {
             let _ = writeln!(
                 s,
                 "  {:<44} cost {:>3}  cuts {:>3}/{}  targets still reachable: {}",
@@ -601,28 +734,19 @@ pub fn render_text(r: &AttackReport) -> String {
                 m.cost,
                 m.paths_cut,
                 r.paths.len(),
-                if m.targets_still_reachable.is_empty() {
-                    "none".to_owned()
-                } else {
-                    m.targets_still_reachable.join(", ")
-                }
-            );
-        }
-    }
-    if !r.fix_plan.is_empty() {
-        let total: f64 = r.fix_plan.iter().map(|m| m.cost).sum();
-        let _ = writeln!(s, "\nfix plan (cost {total}):");
-        for (i, m) in r.fix_plan.iter().enumerate() {
-            let _ = writeln!(
-                s,
-                "  {}. {} -> {} path(s) left",
-                i + 1,
-                m.action,
-                m.paths_left
+                list_or_none(&m.targets_still_reachable)
             );
         }
     }
     s
+}
+
+fn list_or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".to_owned()
+    } else {
+        v.join(", ")
+    }
 }
 
 /// The paths as a Graphviz digraph: facts are nodes, steps are labelled edges.

@@ -14,12 +14,18 @@
 //! 2. *Relay*: Input(S) and S calls T (an endpoint's `calls`): Input(T). Requests carry the
 //!    attacker's data downstream, which is how injection bugs such as Log4Shell are reached.
 //! 3. *Exploit a service* (T1190 when S is exposed to the internet, else T1210): a remote
-//!    vulnerability of S (AV:N/A, PR:N) with integrity impact High gives Exec(user) on every
-//!    host running S; with only confidentiality impact High it gives Data(S).
+//!    vulnerability of S (AV:N/A) with integrity impact High gives Exec(user) on every host
+//!    running S; with only confidentiality impact High it gives Data(S).
 //! 4. *Exploit a host port*: the same for a vulnerability listed on a host with a `port`,
 //!    when a position's flow to that port passes.
-//! 5. *Escalate* (T1068): Exec(H, user) and a local vulnerability (AV:L/P, integrity High) of
-//!    H or of a service on H: Exec(H, root).
+//!
+//!    *Privileges* (rules 3 and 4): a vulnerability with PR:L also needs Cred(C) for a
+//!    credential C unlocking the vulnerable service, the host, or (for a host port) a service
+//!    on the host listening there; PR:H needs such a credential with `privilege: admin`. The
+//!    credential joins the step's premises (and rotating it becomes a fix of the step).
+//! 5. *Escalate* (T1068): Exec(H, user) and a local vulnerability (AV:L/P, integrity High,
+//!    PR:N or PR:L) of H or of a service on H: Exec(H, root). A local PR:H bug needs root
+//!    already and gives nothing.
 //! 6. *Steal a credential* (T1552.001): stored on a host, it needs root there; stored on a
 //!    service, user on a host running it.
 //! 7. *Use a credential* (T1021.004 SSH, T1021.001 RDP for Windows hosts, T1078 for
@@ -184,13 +190,24 @@ pub enum Start {
     Host(String),
 }
 
+/// Privileges a vulnerability needs (CVSS `PR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Needs {
+    /// PR:N.
+    Nothing,
+    /// PR:L: an ordinary account on the vulnerable component.
+    User,
+    /// PR:H: an administrative account on it.
+    Admin,
+}
+
 /// A vulnerability's reading for the rules.
 #[derive(Debug, Clone)]
 struct VulnInfo {
     cve: String,
     entity: String,
     remote: bool,
-    needs_privileges: bool,
+    needs: Needs,
     exec: bool,
     data: bool,
     port: Option<u16>,
@@ -204,21 +221,18 @@ pub const MAX_EXPLOITABILITY: f64 = 8.22 * 0.85 * 0.77 * 0.85 * 0.85;
 pub const DEFAULT_EXPLOIT_PROBABILITY: f64 = 0.5;
 
 fn read_vuln(entity: &str, v: &doppel_model::Vulnerability) -> VulnInfo {
-    let metric = |key: &str| -> Option<char> {
-        v.cvss
-            .as_deref()?
-            .split('/')
-            .find_map(|p| p.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
-            .and_then(|r| r.chars().next())
-    };
     match v.cvss.as_deref().map(Cvss::parse) {
         Some(Ok(c)) => VulnInfo {
             cve: v.cve.clone(),
             entity: entity.to_owned(),
-            remote: matches!(metric("AV"), Some('N' | 'A')),
-            needs_privileges: matches!(metric("PR"), Some('L' | 'H')),
-            exec: metric("I") == Some('H'),
-            data: metric("C") == Some('H'),
+            remote: matches!(c.metric("AV"), Some('N' | 'A')),
+            needs: match c.metric("PR") {
+                Some('L') => Needs::User,
+                Some('H') => Needs::Admin,
+                _ => Needs::Nothing,
+            },
+            exec: c.metric("I") == Some('H'),
+            data: c.metric("C") == Some('H'),
             port: v.port,
             probability: (c.exploitability() / MAX_EXPLOITABILITY).min(1.0),
         },
@@ -226,7 +240,7 @@ fn read_vuln(entity: &str, v: &doppel_model::Vulnerability) -> VulnInfo {
             cve: v.cve.clone(),
             entity: entity.to_owned(),
             remote: v.port.is_some(),
-            needs_privileges: false,
+            needs: Needs::Nothing,
             exec: true,
             data: true,
             port: v.port,
@@ -266,6 +280,9 @@ pub fn build(twin: &Twin, overlay: &Overlay, starts: &[Start]) -> AttackProblem 
         reached: HashMap::new(),
         queue: Vec::new(),
         known: Vec::new(),
+        classes: Classes::new(twin),
+        door_class: Vec::new(),
+        verdicts: HashMap::new(),
     };
     b.make_doors();
     for s in starts {
@@ -293,6 +310,19 @@ pub fn build(twin: &Twin, overlay: &Overlay, starts: &[Start]) -> AttackProblem 
     b.p
 }
 
+/// One exploitation attempt's premises and context.
+#[derive(Clone)]
+struct Attempt<'a> {
+    pre: Vec<FactId>,
+    host: &'a str,
+    how: Option<String>,
+    fixes: Vec<Fix>,
+    src: Src<'a>,
+    /// For a data-only vulnerability of a service: that service's data (else the data of
+    /// every service on the host).
+    data_of: Option<&'a str>,
+}
+
 struct Builder<'n, 't> {
     net: &'n Net<'t>,
     p: AttackProblem,
@@ -302,6 +332,115 @@ struct Builder<'n, 't> {
     reached: HashMap<usize, Vec<(FactId, String, Vec<Fix>)>>,
     queue: Vec<FactId>,
     known: Vec<bool>,
+    classes: Classes,
+    /// Per door: the class of its host and the index of the service it aims at.
+    door_class: Vec<(u32, Option<usize>)>,
+    /// Flow verdicts between classes: (source class, door host class, port, protocol,
+    /// service) → the summary and allowing rules when allowed.
+    verdicts: HashMap<(u32, u32, u16, &'static str, Option<usize>), Option<Allowed>>,
+}
+
+/// An allowed flow: its one-line summary and the rules that let it through.
+type Allowed = (String, Vec<(String, usize)>);
+
+/// Hosts grouped by everything a flow's verdict can depend on, so the verdict between two
+/// hosts is computed once per pair of classes: subnet, zone, cluster, security groups (its own
+/// and its services'), tags (its own and its services'), the services on it, its name when a
+/// peer names it (or an instance on it), and which CIDR peers of the twin contain its
+/// addresses. Two hosts of one class are indistinguishable to every rule, policy and route.
+struct Classes {
+    ids: HashMap<String, u32>,
+    of_host: HashMap<String, u32>,
+    named: std::collections::HashSet<String>,
+    any_instance_peer: bool,
+    cidrs: Vec<ipnet::IpNet>,
+}
+
+impl Classes {
+    fn new(twin: &Twin) -> Classes {
+        let mut named = std::collections::HashSet::new();
+        let mut any_instance_peer = false;
+        let mut cidrs = Vec::new();
+        let mut see = |p: &str| match Peer::parse(p) {
+            Ok(Peer::Cidr(c)) => {
+                if !cidrs.contains(&c) {
+                    cidrs.push(c);
+                }
+            }
+            Ok(Peer::Entity(id)) if id.kind == doppel_model::Kind::Host => {
+                named.insert(id.name);
+            }
+            Ok(Peer::Entity(id)) if id.kind == doppel_model::Kind::Instance => {
+                any_instance_peer = true;
+            }
+            _ => {}
+        };
+        for sg in twin.security_groups.values() {
+            for r in &sg.rules {
+                r.peers.iter().for_each(|p| see(p));
+            }
+        }
+        for pol in twin.network_policies.values() {
+            for r in pol.ingress.iter().chain(pol.egress.iter()).flatten() {
+                r.peers.iter().for_each(|p| see(p));
+            }
+        }
+        Classes {
+            ids: HashMap::new(),
+            of_host: HashMap::new(),
+            named,
+            any_instance_peer,
+            cidrs,
+        }
+    }
+
+    fn of(&mut self, twin: &Twin, net: &Net<'_>, host: &str) -> u32 {
+        if let Some(c) = self.of_host.get(host) {
+            return *c;
+        }
+        let sig = match twin.hosts.get(host) {
+            None => format!("?{host}"),
+            Some(h) => {
+                let services = net.services_on(host);
+                let mut tags: Vec<&str> = h.tags.iter().map(String::as_str).collect();
+                for s in services {
+                    if let Some(svc) = twin.services.get(*s) {
+                        tags.extend(svc.tags.iter().map(String::as_str));
+                    }
+                }
+                tags.sort_unstable();
+                tags.dedup();
+                let mut groups = net.groups_of(host);
+                groups.sort_unstable();
+                let mut svcs: Vec<&str> = services.to_vec();
+                svcs.sort_unstable();
+                let cidr_bits: String = self
+                    .cidrs
+                    .iter()
+                    .map(|c| {
+                        if h.addresses.iter().any(|a| c.contains(a)) {
+                            '1'
+                        } else {
+                            '0'
+                        }
+                    })
+                    .collect();
+                let name = if self.named.contains(host) || self.any_instance_peer {
+                    host
+                } else {
+                    ""
+                };
+                format!(
+                    "{:?}|{:?}|{:?}|{groups:?}|{tags:?}|{svcs:?}|{name}|{cidr_bits}",
+                    h.subnet, h.zone, h.cluster
+                )
+            }
+        };
+        let next = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+        let id = *self.ids.entry(sig).or_insert(next);
+        self.of_host.insert(host.to_owned(), id);
+        id
+    }
 }
 
 impl<'n, 't> Builder<'n, 't> {
@@ -389,7 +528,7 @@ impl<'n, 't> Builder<'n, 't> {
                 .collect::<Vec<_>>()
             {
                 let Some(port) = v.port else { continue };
-                if !v.remote || v.needs_privileges || !(v.exec || v.data) {
+                if !v.remote || !(v.exec || v.data) {
                     continue;
                 }
                 let service = self
@@ -471,6 +610,16 @@ impl<'n, 't> Builder<'n, 't> {
                 }
             }
         }
+        self.door_class = doors
+            .iter()
+            .map(|d| {
+                let svc = d
+                    .service
+                    .as_deref()
+                    .and_then(|s| twin.services.get_index_of(s));
+                (self.classes.of(twin, self.net, &d.host), svc)
+            })
+            .collect();
         self.doors = doors;
     }
 
@@ -499,25 +648,59 @@ impl<'n, 't> Builder<'n, 't> {
     }
 
     /// A new position: evaluate every door from it.
+    /// Whether the flow from `src` (of class `class`) to door `i` passes: the summary and the
+    /// allowing rules. Cached per class pair; a host's flow to itself is never cached.
+    fn verdict(&mut self, src: Src<'_>, class: Option<u32>, i: usize) -> Option<Allowed> {
+        let door = &self.doors[i];
+        let eval = |net: &Net<'_>| {
+            let v = net.flow(src, &door.host, door.port, door.proto, door.service.as_deref());
+            v.allowed.then(|| {
+                let rules = v.allowing_rules().cloned().collect();
+                (v.summary(), rules)
+            })
+        };
+        let same_host = matches!(src, Src::Host(h) if h == door.host);
+        match class {
+            Some(c) if !same_host => {
+                let (dc, svc) = self.door_class[i];
+                let key = (c, dc, door.port, proto_str(door.proto), svc);
+                if let Some(v) = self.verdicts.get(&key) {
+                    return v.clone();
+                }
+                let v = eval(self.net);
+                self.verdicts.insert(key, v.clone());
+                v
+            }
+            _ => eval(self.net),
+        }
+    }
+
+    /// A new position: evaluate every door from it. Of a service's ports, the first allowed
+    /// one gives its input (the others would prove the same fact from the same position).
     fn at_position(&mut self, pos: FactId, src: Src<'_>, src_name: &str) {
+        let class = match src {
+            Src::Host(h) => Some(self.classes.of(self.net.twin, self.net, h)),
+            Src::Outside(_) => None,
+        };
+        let mut inputs_done: std::collections::HashSet<usize> = std::collections::HashSet::new();
         for i in 0..self.doors.len() {
-            let door = self.doors[i].clone();
-            let v = self.net.flow(
-                src,
-                &door.host,
-                door.port,
-                door.proto,
-                door.service.as_deref(),
-            );
-            if !v.allowed {
+            let service_door = matches!(self.doors[i].kind, DoorKind::Service(_));
+            if service_door
+                && let (_, Some(svc)) = self.door_class[i]
+                && inputs_done.contains(&svc)
+            {
                 continue;
             }
-            let mut fixes: Vec<Fix> = v
-                .allowing_rules()
-                .map(|(g, r)| Fix::CloseRule {
-                    group: g.clone(),
-                    rule: *r,
-                })
+            let Some((summary, rules)) = self.verdict(src, class, i) else {
+                continue;
+            };
+            if service_door && let (_, Some(svc)) = self.door_class[i] {
+                inputs_done.insert(svc);
+            }
+            let door = self.doors[i].clone();
+            let mut fixes: Vec<Fix> = rules
+                .into_iter()
+                .map(|(group, rule)| Fix::CloseRule { group, rule })
                 .collect();
             let src_subnet = match src {
                 Src::Host(h) => self.twin().hosts.get(h).and_then(|h| h.subnet.clone()),
@@ -537,12 +720,14 @@ impl<'n, 't> Builder<'n, 't> {
                 door.host,
                 door.port,
                 proto_str(door.proto),
-                v.summary()
+                summary
             );
-            self.reached
-                .entry(i)
-                .or_default()
-                .push((pos, how.clone(), fixes.clone()));
+            if !service_door {
+                self.reached
+                    .entry(i)
+                    .or_default()
+                    .push((pos, how.clone(), fixes.clone()));
+            }
             match &door.kind {
                 DoorKind::Service(s) => {
                     self.derive(
@@ -560,7 +745,15 @@ impl<'n, 't> Builder<'n, 't> {
                 }
                 DoorKind::HostVuln(vi) => {
                     let vi = vi.clone();
-                    self.exploit(vec![pos], &door.host, &vi, Some(how), fixes, src);
+                    let at = Attempt {
+                        pre: vec![pos],
+                        host: &door.host,
+                        how: Some(how),
+                        fixes,
+                        src,
+                        data_of: None,
+                    };
+                    self.exploit(at, &vi);
                 }
                 DoorKind::Login { cred, .. } | DoorKind::CredService { cred, .. } => {
                     if let Some(c) = self.is_known(&Fact::Cred {
@@ -573,15 +766,76 @@ impl<'n, 't> Builder<'n, 't> {
         }
     }
 
-    fn exploit(
-        &mut self,
-        pre: Vec<FactId>,
-        host: &str,
-        vi: &VulnInfo,
-        how: Option<String>,
-        mut fixes: Vec<Fix>,
-        src: Src<'_>,
-    ) {
+    /// Credentials (not rotated) that give the privileges `vi` needs on the vulnerable
+    /// component: they unlock its entity, the host it is exploited on, or (for a host
+    /// vulnerability on a port) a service on that host listening there; PR:H needs `admin`.
+    fn creds_for(&self, vi: &VulnInfo, host: &str) -> Vec<String> {
+        let twin = self.twin();
+        let mut services: Vec<&str> = Vec::new();
+        if let Some(s) = vi.entity.strip_prefix("service:") {
+            services.push(s);
+        } else if let Some(port) = vi.port {
+            services.extend(self.net.services_on(host).iter().copied().filter(|s| {
+                twin.services
+                    .get(*s)
+                    .is_some_and(|svc| svc.ports.iter().any(|p| p.port == port))
+            }));
+        }
+        let h = twin.hosts.get(host);
+        twin.credentials
+            .iter()
+            .filter(|(c, _)| !self.net.overlay().rotated.contains(*c))
+            .filter(|(_, cred)| vi.needs != Needs::Admin || cred.privilege == Privilege::Admin)
+            .filter(|(_, cred)| {
+                cred.unlocks
+                    .iter()
+                    .filter_map(|p| Peer::parse(p).ok())
+                    .any(|p| match &p {
+                        Peer::Any => true,
+                        Peer::Tag(t) => {
+                            h.is_some_and(|h| h.tags.contains(t))
+                                || services.iter().any(|s| {
+                                    twin.services.get(*s).is_some_and(|s| s.tags.contains(t))
+                                })
+                        }
+                        Peer::Entity(id) => match id.kind {
+                            doppel_model::Kind::Host => id.name == host,
+                            doppel_model::Kind::Service => services.contains(&id.name.as_str()),
+                            _ => false,
+                        },
+                        _ => false,
+                    })
+            })
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+
+    /// Exploits `vi` from the premises of `at`. A vulnerability needing privileges (PR:L or
+    /// PR:H) is exploited once per known credential giving them, which joins the premises;
+    /// without such a credential nothing is derived now (`on_cred` comes back to it).
+    fn exploit(&mut self, at: Attempt<'_>, vi: &VulnInfo) {
+        if vi.needs == Needs::Nothing {
+            self.exploit_with(at, vi, None);
+            return;
+        }
+        for c in self.creds_for(vi, at.host) {
+            if let Some(cf) = self.is_known(&Fact::Cred {
+                credential: c.clone(),
+            }) {
+                self.exploit_with(at.clone(), vi, Some((cf, c)));
+            }
+        }
+    }
+
+    fn exploit_with(&mut self, at: Attempt<'_>, vi: &VulnInfo, cred: Option<(FactId, String)>) {
+        let Attempt {
+            mut pre,
+            host,
+            how,
+            mut fixes,
+            src,
+            data_of,
+        } = at;
         fixes.insert(
             0,
             Fix::Patch {
@@ -589,19 +843,36 @@ impl<'n, 't> Builder<'n, 't> {
                 entity: vi.entity.clone(),
             },
         );
-        let (technique, name) = if matches!(src, Src::Outside(_)) {
-            ("T1190", "Exploit Public-Facing Application")
-        } else {
-            ("T1210", "Exploitation of Remote Services")
+        let (technique, name) = match (vi.exec, src) {
+            (true, Src::Outside(_)) => ("T1190", "Exploit Public-Facing Application"),
+            (true, Src::Host(_)) => ("T1210", "Exploitation of Remote Services"),
+            (false, Src::Outside(_)) => ("T1190", "Exploit for data disclosure"),
+            (false, Src::Host(_)) => ("T1210", "Exploit for data disclosure"),
         };
-        let what = match &how {
+        let mut what = match &how {
             Some(h) => format!("{} on {} ({h})", vi.cve, vi.entity),
             None => format!("{} on {}", vi.cve, vi.entity),
         };
+        if let Some((cf, c)) = &cred {
+            pre.push(*cf);
+            let level = if vi.needs == Needs::Admin {
+                "PR:H"
+            } else {
+                "PR:L"
+            };
+            what.push_str(&format!(", {level} met by credential {c}"));
+            fixes.push(Fix::Rotate {
+                credential: c.clone(),
+            });
+        }
         let add = if vi.exec {
             vec![Fact::Exec {
                 host: host.to_owned(),
                 root: false,
+            }]
+        } else if let Some(s) = data_of {
+            vec![Fact::Data {
+                service: s.to_owned(),
             }]
         } else {
             let services: Vec<String> = self
@@ -630,6 +901,61 @@ impl<'n, 't> Builder<'n, 't> {
                 fixes,
             },
         );
+    }
+
+    /// Rule 3 for one service: its remote vulnerabilities exploited on each of its hosts.
+    fn exploit_service(&mut self, input: FactId, service: &str, only_needing: Option<&str>) {
+        let twin = self.twin();
+        let Some(svc) = twin.services.get(service) else {
+            return;
+        };
+        let entity = format!("service:{service}");
+        let exposed_to_internet = svc.security.as_ref().is_some_and(|s| {
+            s.exposed
+                .iter()
+                .any(|e| e.to.iter().any(|p| p == "internet" || p == "any"))
+        });
+        let src = if exposed_to_internet {
+            Src::Outside(Origin::Internet)
+        } else {
+            Src::Host("")
+        };
+        let vulns: Vec<VulnInfo> = self
+            .vulns_of(svc.security.as_ref(), &entity)
+            .filter(|v| v.remote && (v.exec || v.data))
+            .filter(|v| only_needing.is_none() || v.needs != Needs::Nothing)
+            .collect();
+        let hosts: Vec<String> = self
+            .net
+            .hosts_of(service)
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
+        for v in &vulns {
+            for h in &hosts {
+                let at = Attempt {
+                    pre: vec![input],
+                    host: h,
+                    how: None,
+                    fixes: Vec::new(),
+                    src,
+                    data_of: Some(service),
+                };
+                match only_needing {
+                    // A credential just learned: only the attempts it enables.
+                    Some(c) => {
+                        if self.creds_for(v, h).iter().any(|x| x == c)
+                            && let Some(cf) = self.is_known(&Fact::Cred {
+                                credential: c.to_owned(),
+                            })
+                        {
+                            self.exploit_with(at, v, Some((cf, c.to_owned())));
+                        }
+                    }
+                    None => self.exploit(at, v),
+                }
+            }
+        }
     }
 
     fn on_input(&mut self, f: FactId, service: &str) {
@@ -676,56 +1002,7 @@ impl<'n, 't> Builder<'n, 't> {
             );
         }
         // Rule 3: exploit the service's remote vulnerabilities on each of its hosts.
-        let entity = format!("service:{service}");
-        let exposed_to_internet = svc.security.as_ref().is_some_and(|s| {
-            s.exposed
-                .iter()
-                .any(|e| e.to.iter().any(|p| p == "internet" || p == "any"))
-        });
-        let src = if exposed_to_internet {
-            Src::Outside(Origin::Internet)
-        } else {
-            Src::Host("")
-        };
-        let vulns: Vec<VulnInfo> = self
-            .vulns_of(svc.security.as_ref(), &entity)
-            .filter(|v| v.remote && !v.needs_privileges && (v.exec || v.data))
-            .collect();
-        let hosts: Vec<String> = self
-            .net
-            .hosts_of(service)
-            .iter()
-            .map(|h| (*h).to_owned())
-            .collect();
-        for v in &vulns {
-            for h in &hosts {
-                if v.exec {
-                    self.exploit(vec![f], h, v, None, Vec::new(), src);
-                } else {
-                    self.derive(
-                        vec![f],
-                        vec![Fact::Data {
-                            service: service.to_owned(),
-                        }],
-                        Step {
-                            host: h.clone(),
-                            technique: Some(if exposed_to_internet {
-                                "T1190"
-                            } else {
-                                "T1210"
-                            }),
-                            name: "Exploit for data disclosure",
-                            via: format!("{} on {entity}", v.cve),
-                            probability: v.probability,
-                            fixes: vec![Fix::Patch {
-                                cve: v.cve.clone(),
-                                entity: entity.clone(),
-                            }],
-                        },
-                    );
-                }
-            }
-        }
+        self.exploit_service(f, service, None);
     }
 
     /// Rules 5, 6 (service-stored) and 8 on user execution.
@@ -752,7 +1029,10 @@ impl<'n, 't> Builder<'n, 't> {
                 );
             }
         }
-        for v in locals.iter().filter(|v| !v.remote && v.exec) {
+        for v in locals
+            .iter()
+            .filter(|v| !v.remote && v.exec && v.needs != Needs::Admin)
+        {
             self.derive(
                 vec![f],
                 vec![
@@ -851,6 +1131,48 @@ impl<'n, 't> Builder<'n, 't> {
             for (pos, how, fixes) in positions {
                 self.use_cred(f, pos, &door, how, fixes);
             }
+        }
+        // Vulnerabilities needing privileges this credential gives: host ports already
+        // reached, and services whose input already arrives.
+        for i in 0..self.doors.len() {
+            let DoorKind::HostVuln(vi) = &self.doors[i].kind else {
+                continue;
+            };
+            if vi.needs == Needs::Nothing {
+                continue;
+            }
+            let (vi, host) = (vi.clone(), self.doors[i].host.clone());
+            if !self.creds_for(&vi, &host).iter().any(|c| c == cred) {
+                continue;
+            }
+            let positions = self.reached.get(&i).cloned().unwrap_or_default();
+            for (pos, how, fixes) in positions {
+                let src = match self.p.get(pos) {
+                    Fact::Origin { origin } => Src::Outside(*origin),
+                    _ => Src::Host(""),
+                };
+                let at = Attempt {
+                    pre: vec![pos],
+                    host: &host,
+                    how: Some(how),
+                    fixes,
+                    src,
+                    data_of: None,
+                };
+                self.exploit_with(at, &vi, Some((f, cred.to_owned())));
+            }
+        }
+        let services: Vec<(FactId, String)> = self
+            .twin()
+            .services
+            .keys()
+            .filter_map(|s| {
+                self.is_known(&Fact::Input { service: s.clone() })
+                    .map(|id| (id, s.clone()))
+            })
+            .collect();
+        for (input, s) in services {
+            self.exploit_service(input, &s, Some(cred));
         }
     }
 

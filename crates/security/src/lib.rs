@@ -8,7 +8,10 @@
 //! text of a file and get values back.
 
 pub mod analysis;
+pub mod campaign;
+pub mod estate;
 pub mod graph;
+pub mod hitting;
 pub mod nasim;
 pub mod problem;
 pub mod reach;

@@ -155,7 +155,7 @@ fn internet_to_crown_jewels_goes_through_log4shell_pwnkit_and_a_stored_password(
     // Both paths need Log4Shell on the service and the replica's password: each fix costs 1
     // and cuts both; PwnKit is per host and cuts one.
     let top: Vec<(&str, usize)> = r
-        .mitigations
+        .single_fixes
         .iter()
         .take(2)
         .map(|m| (m.action.as_str(), m.paths_cut))
@@ -168,7 +168,7 @@ fn internet_to_crown_jewels_goes_through_log4shell_pwnkit_and_a_stored_password(
         ]
     );
     let pwnkit = r
-        .mitigations
+        .single_fixes
         .iter()
         .find(|m| m.action == "patch CVE-2021-4034 on host:ml-a-1")
         .unwrap();
@@ -176,12 +176,22 @@ fn internet_to_crown_jewels_goes_through_log4shell_pwnkit_and_a_stored_password(
     assert_eq!(pwnkit.targets_still_reachable, ["service:pg-replica"]);
     // The nginx CVE is denial of service only (C:N/I:N): it is no step of any path.
     assert!(
-        r.mitigations
+        r.single_fixes
             .iter()
             .all(|m| !m.action.contains("CVE-2023-44487"))
     );
-    assert_eq!(r.fix_plan.len(), 1);
-    assert_eq!(r.fix_plan[0].paths_left, 0);
+    // The cheapest set is one of the two cost-1 fixes that cut both paths, proven optimal.
+    assert_eq!(r.mitigation_set.method, "exact");
+    assert_eq!(r.mitigation_set.total_cost, 1.0);
+    assert_eq!(r.mitigations.len(), 1);
+    assert_eq!((r.mitigations[0].paths_cut, r.mitigations[0].paths_left), (2, 0));
+    assert!(
+        [
+            "patch CVE-2021-44228 on service:recommendations",
+            "rotate credential pg-reco-ro"
+        ]
+        .contains(&r.mitigations[0].action.as_str())
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Vulnerability-scan importers: Nessus (`.nessus` v2), OpenVAS/GVM XML reports and Nmap XML,
 //! read into one [`ScanReport`] shape, then attached to a twin's hosts by address
-//! ([`attach`]).
+//! ([`attach`]); and Trivy JSON ([`trivy`]), whose image vulnerabilities attach to the
+//! services running the image.
 //!
 //! Importers never panic and never stop at the first problem: malformed XML gives one
 //! diagnostic at the position the parser stopped; a bad host address, port or CVSS vector gives
@@ -10,6 +11,7 @@ mod attach;
 mod nessus;
 mod nmap;
 mod openvas;
+pub mod trivy;
 mod xml;
 
 use std::fmt;
