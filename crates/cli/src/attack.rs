@@ -13,9 +13,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::ValueEnum;
 use doppel_security::analysis;
+use doppel_security::campaign::{self, Defense};
 use doppel_security::graph::Start;
 use doppel_security::reach::Origin;
-use doppel_security::campaign::{self, Defense};
 use doppel_security::{nasim, scan};
 
 use crate::twin_files;
@@ -369,7 +369,10 @@ pub fn run_bench(args: BenchAttackArgs) -> anyhow::Result<ExitCode> {
             paths.len(),
             paths_wall,
             paths_cpu,
-            rss.map_or_else(|| "n/a".to_owned(), |b| format!("{:.0} MiB", b as f64 / 1048576.0))
+            rss.map_or_else(
+                || "n/a".to_owned(),
+                |b| format!("{:.0} MiB", b as f64 / 1048576.0)
+            )
         )?;
     }
     Ok(ExitCode::SUCCESS)
@@ -401,8 +404,15 @@ fn render_sim(r: &campaign::SimReport) -> String {
             let _ = writeln!(
                 s,
                 "  time to compromise: mean {:.1} h [{:.1}, {:.1}], p50 {:.1} h [{:.1}, {:.1}], p90 {:.1} h [{:.1}, {:.1}]",
-                t.mean, t.mean_ci95[0], t.mean_ci95[1], t.p50, t.p50_ci95[0], t.p50_ci95[1],
-                t.p90, t.p90_ci95[0], t.p90_ci95[1]
+                t.mean,
+                t.mean_ci95[0],
+                t.mean_ci95[1],
+                t.p50,
+                t.p50_ci95[0],
+                t.p50_ci95[1],
+                t.p90,
+                t.p90_ci95[0],
+                t.p90_ci95[1]
             );
         }
         for c in &x.techniques {
@@ -424,7 +434,11 @@ fn render_sim(r: &campaign::SimReport) -> String {
     );
     if let Some(b) = &r.baseline {
         one(&mut s, "baseline", b);
-        one(&mut s, &format!("with {}", r.result.what_if.join(", ")), &r.result);
+        one(
+            &mut s,
+            &format!("with {}", r.result.what_if.join(", ")),
+            &r.result,
+        );
     } else {
         one(&mut s, "result", &r.result);
     }

@@ -42,7 +42,10 @@ fn the_shop_replica_falls_through_log4shell_and_a_stored_password() {
 fn text_and_dot_outputs() {
     let (code, out, _) = doppel(&["attack", "examples/shop.yaml"]);
     assert_eq!(code, 0);
-    assert!(out.contains("cheapest mitigation set (cost 1, exact"), "{out}");
+    assert!(
+        out.contains("cheapest mitigation set (cost 1, exact"),
+        "{out}"
+    );
     let (code, out, _) = doppel(&["attack", "examples/shop.yaml", "--format", "dot"]);
     assert_eq!(code, 0);
     assert!(out.starts_with("digraph attack {"), "{out}");
@@ -59,7 +62,10 @@ fn json_output_keeps_the_contract() {
     for p in v["paths"].as_array().unwrap() {
         for s in p["steps"].as_array().unwrap() {
             assert!(s["host"].is_string(), "{s}");
-            assert!(s["technique"].is_string() || s["technique"].is_null(), "{s}");
+            assert!(
+                s["technique"].is_string() || s["technique"].is_null(),
+                "{s}"
+            );
             assert!(s["via"].is_string(), "{s}");
         }
     }
@@ -130,9 +136,15 @@ fn a_trivy_scan_adds_image_vulnerabilities() {
         "json",
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("trivy 3 artifact(s) read, 2 service match(es), 4 vulnerabilities attached"), "{err}");
+    assert!(
+        err.contains("trivy 3 artifact(s) read, 2 service match(es), 4 vulnerabilities attached"),
+        "{err}"
+    );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["reachable_targets"], serde_json::json!(["service:checkout"]));
+    assert_eq!(
+        v["reachable_targets"],
+        serde_json::json!(["service:checkout"])
+    );
     // Text4Shell in checkout's image, and curl's SOCKS5 overflow in cart's (cart shares a host
     // with checkout), both reached by relaying through the frontend.
     let via: Vec<String> = v["paths"]

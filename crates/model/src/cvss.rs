@@ -383,36 +383,156 @@ mod tests {
     #[test]
     fn base_scores_match_the_first_v3_1_examples() {
         let cases = [
-            ("CVE-2013-0375 MySQL stored SQL injection", "AV:N/AC:L/PR:L/UI:N/S:C/C:L/I:L/A:N", 6.4),
-            ("CVE-2014-3566 SSLv3 POODLE", "AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N", 3.1),
-            ("CVE-2012-1516 VMware guest to host escape", "AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:H/A:H", 9.9),
-            ("CVE-2009-0783 Apache Tomcat XML parser", "AV:L/AC:L/PR:H/UI:N/S:U/C:L/I:L/A:L", 4.2),
-            ("CVE-2012-0384 Cisco IOS command execution", "AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H", 7.2),
-            ("CVE-2015-1098 Apple iWork DoS", "AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 7.8),
-            ("CVE-2014-0160 OpenSSL Heartbleed", "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", 7.5),
-            ("CVE-2014-6271 GNU Bash Shellshock", "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8),
-            ("CVE-2008-1447 DNS Kaminsky bug", "AV:N/AC:H/PR:N/UI:N/S:C/C:N/I:H/A:N", 6.8),
-            ("CVE-2014-2005 Sophos login screen bypass", "AV:P/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 6.8),
-            ("CVE-2010-0467 Joomla directory traversal", "AV:N/AC:L/PR:N/UI:N/S:C/C:L/I:N/A:N", 5.8),
-            ("CVE-2012-1342 Cisco access control bypass", "AV:N/AC:L/PR:N/UI:N/S:C/C:N/I:L/A:N", 5.8),
-            ("CVE-2013-6014 Juniper proxy ARP DoS", "AV:A/AC:L/PR:N/UI:N/S:C/C:H/I:N/A:H", 9.3),
-            ("CVE-2009-0658 Adobe Acrobat buffer overflow", "AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 7.8),
-            ("CVE-2011-1265 Windows Bluetooth RCE", "AV:A/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 8.8),
-            ("CVE-2014-2019 Apple iOS security control bypass", "AV:P/AC:L/PR:N/UI:N/S:U/C:N/I:H/A:N", 4.6),
-            ("CVE-2015-0970 SearchBlox CSRF", "AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 8.8),
-            ("CVE-2016-1645 Chrome PDFium JPEG 2000 RCE", "AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 8.8),
-            ("CVE-2014-0224 SSL/TLS MITM", "AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:N", 7.4),
-            ("CVE-2012-5376 Google Chrome sandbox bypass", "AV:N/AC:L/PR:N/UI:R/S:C/C:H/I:H/A:H", 9.6),
-            ("CVE-2016-0128 Badlock (SAMR/LSAD downgrade)", "AV:N/AC:H/PR:N/UI:R/S:U/C:H/I:H/A:N", 6.8),
-            ("CVE-2016-2118 Badlock (Samba)", "AV:N/AC:H/PR:N/UI:R/S:U/C:H/I:H/A:H", 7.5),
-            ("CVE-2019-7551 Cantemo Portal stored XSS", "AV:N/AC:L/PR:L/UI:R/S:C/C:H/I:H/A:H", 9.0),
-            ("CVE-2017-5942 WordPress Mail plugin reflected XSS", "AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1),
-            ("CVE-2016-5558 Oracle Outside In RCE", "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:L/A:L", 8.6),
-            ("CVE-2016-5729 Lenovo ThinkPwn", "AV:L/AC:L/PR:H/UI:N/S:C/C:H/I:H/A:H", 8.2),
-            ("CVE-2015-2890 failure to lock flash on resume", "AV:L/AC:L/PR:H/UI:N/S:U/C:N/I:H/A:H", 6.0),
-            ("CVE-2018-3652 Intel DCI", "AV:P/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 7.6),
-            ("CVE-2019-0884 scripting engine memory corruption", "AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:L/A:N", 4.2),
-            ("CVE-2018-18913 Opera DLL search order hijacking", "AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 7.8),
+            (
+                "CVE-2013-0375 MySQL stored SQL injection",
+                "AV:N/AC:L/PR:L/UI:N/S:C/C:L/I:L/A:N",
+                6.4,
+            ),
+            (
+                "CVE-2014-3566 SSLv3 POODLE",
+                "AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N",
+                3.1,
+            ),
+            (
+                "CVE-2012-1516 VMware guest to host escape",
+                "AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:H/A:H",
+                9.9,
+            ),
+            (
+                "CVE-2009-0783 Apache Tomcat XML parser",
+                "AV:L/AC:L/PR:H/UI:N/S:U/C:L/I:L/A:L",
+                4.2,
+            ),
+            (
+                "CVE-2012-0384 Cisco IOS command execution",
+                "AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H",
+                7.2,
+            ),
+            (
+                "CVE-2015-1098 Apple iWork DoS",
+                "AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H",
+                7.8,
+            ),
+            (
+                "CVE-2014-0160 OpenSSL Heartbleed",
+                "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N",
+                7.5,
+            ),
+            (
+                "CVE-2014-6271 GNU Bash Shellshock",
+                "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                9.8,
+            ),
+            (
+                "CVE-2008-1447 DNS Kaminsky bug",
+                "AV:N/AC:H/PR:N/UI:N/S:C/C:N/I:H/A:N",
+                6.8,
+            ),
+            (
+                "CVE-2014-2005 Sophos login screen bypass",
+                "AV:P/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                6.8,
+            ),
+            (
+                "CVE-2010-0467 Joomla directory traversal",
+                "AV:N/AC:L/PR:N/UI:N/S:C/C:L/I:N/A:N",
+                5.8,
+            ),
+            (
+                "CVE-2012-1342 Cisco access control bypass",
+                "AV:N/AC:L/PR:N/UI:N/S:C/C:N/I:L/A:N",
+                5.8,
+            ),
+            (
+                "CVE-2013-6014 Juniper proxy ARP DoS",
+                "AV:A/AC:L/PR:N/UI:N/S:C/C:H/I:N/A:H",
+                9.3,
+            ),
+            (
+                "CVE-2009-0658 Adobe Acrobat buffer overflow",
+                "AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H",
+                7.8,
+            ),
+            (
+                "CVE-2011-1265 Windows Bluetooth RCE",
+                "AV:A/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                8.8,
+            ),
+            (
+                "CVE-2014-2019 Apple iOS security control bypass",
+                "AV:P/AC:L/PR:N/UI:N/S:U/C:N/I:H/A:N",
+                4.6,
+            ),
+            (
+                "CVE-2015-0970 SearchBlox CSRF",
+                "AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H",
+                8.8,
+            ),
+            (
+                "CVE-2016-1645 Chrome PDFium JPEG 2000 RCE",
+                "AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H",
+                8.8,
+            ),
+            (
+                "CVE-2014-0224 SSL/TLS MITM",
+                "AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:N",
+                7.4,
+            ),
+            (
+                "CVE-2012-5376 Google Chrome sandbox bypass",
+                "AV:N/AC:L/PR:N/UI:R/S:C/C:H/I:H/A:H",
+                9.6,
+            ),
+            (
+                "CVE-2016-0128 Badlock (SAMR/LSAD downgrade)",
+                "AV:N/AC:H/PR:N/UI:R/S:U/C:H/I:H/A:N",
+                6.8,
+            ),
+            (
+                "CVE-2016-2118 Badlock (Samba)",
+                "AV:N/AC:H/PR:N/UI:R/S:U/C:H/I:H/A:H",
+                7.5,
+            ),
+            (
+                "CVE-2019-7551 Cantemo Portal stored XSS",
+                "AV:N/AC:L/PR:L/UI:R/S:C/C:H/I:H/A:H",
+                9.0,
+            ),
+            (
+                "CVE-2017-5942 WordPress Mail plugin reflected XSS",
+                "AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N",
+                6.1,
+            ),
+            (
+                "CVE-2016-5558 Oracle Outside In RCE",
+                "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:L/A:L",
+                8.6,
+            ),
+            (
+                "CVE-2016-5729 Lenovo ThinkPwn",
+                "AV:L/AC:L/PR:H/UI:N/S:C/C:H/I:H/A:H",
+                8.2,
+            ),
+            (
+                "CVE-2015-2890 failure to lock flash on resume",
+                "AV:L/AC:L/PR:H/UI:N/S:U/C:N/I:H/A:H",
+                6.0,
+            ),
+            (
+                "CVE-2018-3652 Intel DCI",
+                "AV:P/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H",
+                7.6,
+            ),
+            (
+                "CVE-2019-0884 scripting engine memory corruption",
+                "AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:L/A:N",
+                4.2,
+            ),
+            (
+                "CVE-2018-18913 Opera DLL search order hijacking",
+                "AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H",
+                7.8,
+            ),
         ];
         for (name, v, score) in cases {
             let c = Cvss::parse(&format!("CVSS:3.1/{v}")).unwrap();
@@ -432,10 +552,22 @@ mod tests {
     #[test]
     fn base_scores_match_the_first_v3_0_examples() {
         let cases = [
-            ("CVE-2013-1937 phpMyAdmin reflected XSS", "AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1),
-            ("CVE-2014-9253 DokuWiki reflected XSS", "AV:N/AC:L/PR:L/UI:R/S:C/C:L/I:L/A:N", 5.4),
+            (
+                "CVE-2013-1937 phpMyAdmin reflected XSS",
+                "AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N",
+                6.1,
+            ),
+            (
+                "CVE-2014-9253 DokuWiki reflected XSS",
+                "AV:N/AC:L/PR:L/UI:R/S:C/C:L/I:L/A:N",
+                5.4,
+            ),
             // Re-scored PR:L → PR:H (7.2) in v3.1.
-            ("CVE-2012-0384 Cisco IOS command execution", "AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", 8.8),
+            (
+                "CVE-2012-0384 Cisco IOS command execution",
+                "AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H",
+                8.8,
+            ),
         ];
         for (name, v, score) in cases {
             let c = Cvss::parse(&format!("CVSS:3.0/{v}")).unwrap();

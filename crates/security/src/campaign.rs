@@ -559,7 +559,10 @@ fn time_stats(times: &mut [f64]) -> Option<TimeStats> {
     let quantile = |q: f64| {
         let r = (n * q).ceil() - 1.0;
         let w = Z95 * (n * q * (1.0 - q)).sqrt();
-        (at(r), [at((n * q - w).floor() - 1.0), at((n * q + w).ceil() - 1.0)])
+        (
+            at(r),
+            [at((n * q - w).floor() - 1.0), at((n * q + w).ceil() - 1.0)],
+        )
     };
     let (p50, p50_ci95) = quantile(0.5);
     let (p90, p90_ci95) = quantile(0.9);
@@ -700,7 +703,11 @@ mod tests {
             step("c", "T1068", 1.0),
         ]);
         let d = defense(
-            &[("T1190", 0.1, 2.0), ("T1210", 0.2, 5.0), ("T1068", 0.3, 10.0)],
+            &[
+                ("T1190", 0.1, 2.0),
+                ("T1210", 0.2, 5.0),
+                ("T1068", 0.3, 10.0),
+            ],
             0.0,
         );
         let r = run_paths(&twin, &[path], &d, &[], 40_000, 7);
@@ -780,7 +787,14 @@ mod tests {
         slow.time_to_exploit
             .insert("T1190".into(), TimeDist::Constant { hours: 2.0 });
         slow.apply_what_if("patch:1h").unwrap();
-        let r = run_paths(&twin, &[chain(vec![step("a", "T1190", 1.0)])], &slow, &[], 100, 1);
+        let r = run_paths(
+            &twin,
+            &[chain(vec![step("a", "T1190", 1.0)])],
+            &slow,
+            &[],
+            100,
+            1,
+        );
         assert_eq!(r.p_compromise, 0.0);
         assert!(r.time_to_compromise_hours.is_none());
     }

@@ -653,7 +653,13 @@ impl<'n, 't> Builder<'n, 't> {
     fn verdict(&mut self, src: Src<'_>, class: Option<u32>, i: usize) -> Option<Allowed> {
         let door = &self.doors[i];
         let eval = |net: &Net<'_>| {
-            let v = net.flow(src, &door.host, door.port, door.proto, door.service.as_deref());
+            let v = net.flow(
+                src,
+                &door.host,
+                door.port,
+                door.proto,
+                door.service.as_deref(),
+            );
             v.allowed.then(|| {
                 let rules = v.allowing_rules().cloned().collect();
                 (v.summary(), rules)

@@ -182,7 +182,10 @@ mod tests {
         let mut best = f64::INFINITY;
         for mask in 0u32..(1 << n) {
             if sets.iter().all(|s| s.iter().any(|&i| mask >> i & 1 == 1)) {
-                let c: f64 = (0..n).filter(|&i| mask >> i & 1 == 1).map(|i| costs[i]).sum();
+                let c: f64 = (0..n)
+                    .filter(|&i| mask >> i & 1 == 1)
+                    .map(|i| costs[i])
+                    .sum();
                 best = best.min(c);
             }
         }
@@ -206,15 +209,21 @@ mod tests {
         // A fixed linear congruential sequence: deterministic instances of 12 items.
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move |m: u64| {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             (x >> 33) % m
         };
         for _ in 0..200 {
             let n = 12;
-            let costs: Vec<f64> = (0..n).map(|_| [1.0, 1.0, 2.0, 5.0][next(4) as usize]).collect();
+            let costs: Vec<f64> = (0..n)
+                .map(|_| [1.0, 1.0, 2.0, 5.0][next(4) as usize])
+                .collect();
             let sets: Vec<Vec<usize>> = (0..(3 + next(10)))
                 .map(|_| {
-                    let mut s: Vec<usize> = (0..(1 + next(4))).map(|_| next(n as u64) as usize).collect();
+                    let mut s: Vec<usize> = (0..(1 + next(4)))
+                        .map(|_| next(n as u64) as usize)
+                        .collect();
                     s.sort_unstable();
                     s.dedup();
                     s

@@ -56,7 +56,11 @@ fn without_a_credential_a_pr_l_bug_is_no_way_in() {
     let internet = [Start::Outside(Origin::Internet)];
     // The internet reaches portal:443 and console:8443 but holds no account on either.
     let r = analysis::attack(&twin, &internet, "host:portal-1", 10).unwrap();
-    assert!(r.reachable_targets.is_empty(), "{}", analysis::render_text(&r));
+    assert!(
+        r.reachable_targets.is_empty(),
+        "{}",
+        analysis::render_text(&r)
+    );
     let r = analysis::attack(&twin, &internet, "host:admin-1", 10).unwrap();
     assert!(r.reachable_targets.is_empty());
 }
@@ -72,9 +76,14 @@ fn a_credential_stolen_on_a_foothold_enables_the_exploit() {
     let techniques: Vec<&str> = p.steps.iter().filter_map(|s| s.technique).collect();
     // portal is exposed to the internet, so its exploitation is labelled T1190.
     assert_eq!(techniques, ["T1552.001", "T1190"]);
-    let exploit = p.steps.iter().find(|s| s.technique == Some("T1190")).unwrap();
+    let exploit = p
+        .steps
+        .iter()
+        .find(|s| s.technique == Some("T1190"))
+        .unwrap();
     assert!(
-        exploit.via.contains("CVE-2024-0001") && exploit.via.contains("PR:L met by credential portal-user"),
+        exploit.via.contains("CVE-2024-0001")
+            && exploit.via.contains("PR:L met by credential portal-user"),
         "{}",
         exploit.via
     );
@@ -82,8 +91,14 @@ fn a_credential_stolen_on_a_foothold_enables_the_exploit() {
     // Either patching the bug or rotating the password cuts it, at cost 1.
     assert_eq!(r.mitigation_set.total_cost, 1.0);
     let single: Vec<&str> = r.single_fixes.iter().map(|m| m.action.as_str()).collect();
-    assert!(single.contains(&"patch CVE-2024-0001 on service:portal"), "{single:?}");
-    assert!(single.contains(&"rotate credential portal-user"), "{single:?}");
+    assert!(
+        single.contains(&"patch CVE-2024-0001 on service:portal"),
+        "{single:?}"
+    );
+    assert!(
+        single.contains(&"rotate credential portal-user"),
+        "{single:?}"
+    );
 }
 
 #[test]
@@ -92,7 +107,11 @@ fn pr_h_needs_an_admin_credential() {
     let laptop = [Start::Host("laptop".into())];
     // console-user is an ordinary account: not enough for PR:H.
     let r = analysis::attack(&twin, &laptop, "host:admin-1", 10).unwrap();
-    assert!(r.reachable_targets.is_empty(), "{}", analysis::render_text(&r));
+    assert!(
+        r.reachable_targets.is_empty(),
+        "{}",
+        analysis::render_text(&r)
+    );
     twin.credentials.get_mut("console-user").unwrap().privilege = Privilege::Admin;
     let r = analysis::attack(&twin, &laptop, "host:admin-1", 10).unwrap();
     assert_eq!(r.reachable_targets, ["host:admin-1"]);
@@ -101,5 +120,9 @@ fn pr_h_needs_an_admin_credential() {
         .iter()
         .find(|s| s.via.contains("CVE-2024-0002"))
         .unwrap();
-    assert!(exploit.via.contains("PR:H met by credential console-user"), "{}", exploit.via);
+    assert!(
+        exploit.via.contains("PR:H met by credential console-user"),
+        "{}",
+        exploit.via
+    );
 }

@@ -184,7 +184,10 @@ fn internet_to_crown_jewels_goes_through_log4shell_pwnkit_and_a_stored_password(
     assert_eq!(r.mitigation_set.method, "exact");
     assert_eq!(r.mitigation_set.total_cost, 1.0);
     assert_eq!(r.mitigations.len(), 1);
-    assert_eq!((r.mitigations[0].paths_cut, r.mitigations[0].paths_left), (2, 0));
+    assert_eq!(
+        (r.mitigations[0].paths_cut, r.mitigations[0].paths_left),
+        (2, 0)
+    );
     assert!(
         [
             "patch CVE-2021-44228 on service:recommendations",

@@ -37,19 +37,28 @@ fn an_image_report_gives_its_cves_with_the_severity_sources_vector() {
     // The Debian TEMP id is not a CVE: counted, not kept.
     assert_eq!(a.without_cve, 1);
     let log4shell = &a.vulnerabilities[1];
-    assert_eq!(log4shell.component, "org.apache.logging.log4j:log4j-core 2.14.1");
+    assert_eq!(
+        log4shell.component,
+        "org.apache.logging.log4j:log4j-core 2.14.1"
+    );
     assert_eq!(
         log4shell.cvss3.as_deref(),
         Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H")
     );
     assert_eq!(log4shell.line, 58);
-    assert_eq!(a.vulnerabilities[0].fixed_version.as_deref(), Some("2.31-13+deb11u7"));
+    assert_eq!(
+        a.vulnerabilities[0].fixed_version.as_deref(),
+        Some("2.31-13+deb11u7")
+    );
 }
 
 #[test]
 fn image_vulnerabilities_land_on_the_service_running_the_image() {
     let mut twin = shop();
-    let r = trivy::parse("recommendations-image.json", &read("recommendations-image.json"));
+    let r = trivy::parse(
+        "recommendations-image.json",
+        &read("recommendations-image.json"),
+    );
     let out = trivy::attach(&mut twin, &r);
     // recommendations runs version 0.14.0, the image's tag; Log4Shell was already listed.
     assert_eq!(
@@ -127,7 +136,10 @@ fn malformed_findings_are_reported_where_they_stand() {
     // The valid finding is kept, without its bad vector.
     let v = &r.artifacts[0].vulnerabilities;
     assert_eq!(v.len(), 1);
-    assert_eq!((v[0].cve.as_str(), v[0].cvss3.as_ref()), ("CVE-2023-38546", None));
+    assert_eq!(
+        (v[0].cve.as_str(), v[0].cvss3.as_ref()),
+        ("CVE-2023-38546", None)
+    );
     assert!(r.has_errors());
 }
 

@@ -152,7 +152,11 @@ pub fn parse(file: &str, text: &str) -> TrivyReport {
         diagnostics: Vec::new(),
     };
     let Some(root) = value.as_object() else {
-        cx.diag("", ScanSeverity::Error, "a Trivy report is a JSON object".into());
+        cx.diag(
+            "",
+            ScanSeverity::Error,
+            "a Trivy report is a JSON object".into(),
+        );
         report.diagnostics = cx.diagnostics;
         return report;
     };
