@@ -30,11 +30,14 @@ pub struct Scenarios {
     pub link_failures: bool,
 }
 
+/// One pair's paths and their non-negative weights.
+pub type PairPaths = ((usize, usize), Vec<(Path, f64)>);
+
 /// A split of every pair's traffic over its paths, by weight.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeightedPaths {
     /// Per (source, destination): paths and their non-negative weights.
-    pub pairs: Vec<((usize, usize), Vec<(Path, f64)>)>,
+    pub pairs: Vec<PairPaths>,
 }
 
 /// One (matrix, failure) scenario of a routing.
@@ -337,7 +340,7 @@ pub fn evaluate(
 /// A path-based routing (e.g. [`crate::lp::min_mlu_paths`]'s) as weights, to evaluate it with
 /// [`evaluate`] beside a robust one.
 pub fn weights_of(flow: &Flow) -> WeightedPaths {
-    let mut pairs: Vec<((usize, usize), Vec<(Path, f64)>)> = Vec::new();
+    let mut pairs: Vec<PairPaths> = Vec::new();
     if let Flow::Paths(pfs) = flow {
         for pf in pfs {
             let key = (pf.src, pf.dst);

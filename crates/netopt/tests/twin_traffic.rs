@@ -1,5 +1,6 @@
 //! Traffic matrices derived from a twin's workloads and from observed byte rates, checked
 //! against rates worked out by hand from the twin.
+#![allow(clippy::unwrap_used)]
 
 use doppel_netopt::Network;
 use doppel_netopt::traffic::{ObservedRate, TrafficError, from_observed, from_twin};
