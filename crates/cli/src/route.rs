@@ -1,7 +1,9 @@
 //! `doppel route`: where traffic should go. Reads a network (a twin, or a topology file) and
-//! traffic matrices, computes a min-MLU routing (LP), ECMP under the current IGP weights, or
-//! searched IGP weights, optionally after failing links, and prints link utilizations, the
-//! gap to the LP optimum and the worst single-link failures.
+//! traffic matrices (a file, or derived from the twin's workloads), computes a min-MLU routing
+//! (LP), a min-delay routing under an MLU bound, ECMP under the current IGP weights, searched
+//! IGP weights, or one routing robust across all matrices and single link failures, optionally
+//! after failing links, and prints link utilizations, the gap to the LP optimum and the worst
+//! single-link failures. `--all` re-optimizes matrix after matrix warm-started.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,10 +12,12 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
-use doppel_netopt::failure::{self, FailureReport, Reroute};
+use doppel_netopt::delay::{DelayOptions, MluBound};
 use doppel_netopt::import::{self, ImportError, Imported};
-use doppel_netopt::{Network, PathSet, Solution, TrafficMatrix, igp, lp};
-use serde_json::{Value, json};
+use doppel_netopt::report::{self, RouteReport, RouteRequest, Router};
+use doppel_netopt::robust::Scenarios;
+use doppel_netopt::{Network, PathSet, TrafficMatrix, igp, traffic};
+use serde_json::Value;
 
 use crate::twin_files;
 
@@ -44,6 +48,18 @@ pub enum RouteMethod {
 pub enum Objective {
     /// The maximum link utilization.
     Mlu,
+    /// The mean delay (propagation + M/M/1 queueing) under an MLU bound (--max-mlu, or the
+    /// optimal MLU times 1 + --slack).
+    Delay,
+}
+
+/// What a robust routing must withstand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Robust {
+    /// Every matrix of the file.
+    Matrices,
+    /// Every matrix of the file and every single link failure.
+    Failures,
 }
 
 /// Formats of network files.
@@ -86,7 +102,7 @@ pub struct RouteArgs {
     #[arg(long, value_enum)]
     net_format: Option<NetFormat>,
     /// Traffic matrices (.hist, .demands, SNDlib .xml, or SRC DST RATE lines). Default: the
-    /// demands of an SNDlib NET.
+    /// demands of an SNDlib NET, or for a twin the traffic its workloads generate.
     #[arg(long, value_name = "TM")]
     traffic: Option<PathBuf>,
     /// Format of --traffic (default: from the extension).
@@ -98,6 +114,22 @@ pub struct RouteArgs {
     /// How to route.
     #[arg(long, value_enum, default_value_t = RouteMethod::Lp)]
     method: RouteMethod,
+    /// Utilization bound of the delay objective.
+    #[arg(long, value_name = "U")]
+    max_mlu: Option<f64>,
+    /// Without --max-mlu, the delay objective may exceed the optimal MLU by this share.
+    #[arg(long, default_value_t = 0.1)]
+    slack: f64,
+    /// Mean packet size in bytes, for the M/M/1 queueing delay.
+    #[arg(long, default_value_t = 1500.0)]
+    packet_size: f64,
+    /// One routing over the candidate paths (--tunnels or --k shortest) with the least
+    /// worst-case MLU over every matrix of the file (and every single link failure).
+    #[arg(long, value_enum, conflicts_with_all = ["all", "matrix"])]
+    robust: Option<Robust>,
+    /// With --all, solve every matrix from scratch instead of from the previous answer.
+    #[arg(long, requires = "all")]
+    cold: bool,
     /// Candidate paths for lp-paths (FIGRET tunnels.txt).
     #[arg(long, value_name = "FILE")]
     tunnels: Option<PathBuf>,
@@ -191,12 +223,18 @@ fn load_inputs(args: &RouteArgs) -> anyhow::Result<Option<Inputs>> {
     }
     let name = first.display().to_string();
     let mut sndlib_demands = None;
+    let mut twin = None;
     let net = match net_format {
         NetFormat::Twin => {
             let Some(loaded) = twin_files::load_valid(&args.net)? else {
                 return Ok(None);
             };
-            Network::from_twin(&loaded.twin).context("the twin's network")?
+            let net = Network::from_twin(&loaded.twin).context("the twin's network")?;
+            if net.node_count() == 0 {
+                bail!("the twin has no routers: `route` needs its `routers` and `links`");
+            }
+            twin = Some(loaded.twin);
+            net
         }
         NetFormat::NodeLink => {
             let r = import::nodelink::parse(&name, &read(first)?, &Default::default());
@@ -224,9 +262,23 @@ fn load_inputs(args: &RouteArgs) -> anyhow::Result<Option<Inputs>> {
         }
     };
     let matrices = match &args.traffic {
-        None => match sndlib_demands {
-            Some(tm) => vec![tm],
-            None => bail!("no traffic: give --traffic TM"),
+        None => match (sndlib_demands, twin) {
+            (Some(tm), _) => vec![tm],
+            (None, Some(twin)) => {
+                let t = traffic::from_twin(&twin, &net, &Default::default())
+                    .context("deriving traffic from the twin's workloads")?;
+                let mut err = std::io::stderr().lock();
+                for n in &t.notes {
+                    writeln!(err, "note: {n}")?;
+                }
+                if t.matrix.demands().is_empty() {
+                    bail!(
+                        "the twin's workloads put no traffic between its routers; give --traffic TM"
+                    );
+                }
+                vec![t.matrix]
+            }
+            (None, None) => bail!("no traffic: give --traffic TM"),
         },
         Some(path) => {
             let tname = path.display().to_string();
@@ -351,21 +403,14 @@ fn apply_failures(net: &Network, specs: &[String]) -> anyhow::Result<Network> {
     Ok(net.with_links_down(&links))
 }
 
-/// One matrix's result.
-struct Outcome {
-    index: usize,
-    solution: Solution,
-    seconds: f64,
-    weights: Option<Vec<f64>>,
-    initial_mlu: Option<f64>,
-    reference: Option<f64>,
-    published: Option<f64>,
-    failures: Option<FailureReport>,
+/// Seconds since the first call: the clock handed to the library.
+fn clock() -> impl FnMut() -> f64 {
+    let origin = Instant::now();
+    move || origin.elapsed().as_secs_f64()
 }
 
 /// Runs `doppel route`.
 pub fn run(args: RouteArgs) -> anyhow::Result<ExitCode> {
-    let Objective::Mlu = args.objective;
     let Some(Inputs { net, matrices }) = load_inputs(&args)? else {
         return Ok(ExitCode::from(1));
     };
@@ -379,14 +424,17 @@ pub fn run(args: RouteArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    if !args.all && args.matrix >= matrices.len() {
+    if !args.all && args.robust.is_none() && args.matrix >= matrices.len() {
         bail!(
             "--matrix {}: the file has {} matrices (numbered from 0)",
             args.matrix,
             matrices.len()
         );
     }
-    let mut net = apply_failures(&net, &args.fail)?;
+    if args.objective == Objective::Delay && args.method != RouteMethod::Lp {
+        bail!("--objective delay is solved by LP: use it with --method lp");
+    }
+    let net = apply_failures(&net, &args.fail)?;
     let tunnels = match &args.tunnels {
         Some(p) => {
             let r = import::figret::parse_tunnels(&p.display().to_string(), &read(p)?, &net);
@@ -397,80 +445,96 @@ pub fn run(args: RouteArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let mut out = std::io::stdout().lock();
+    let mut now = clock();
+    if let Some(scope) = args.robust {
+        // Candidate paths for every pair with traffic in any matrix.
+        let paths = match tunnels {
+            Some(t) => t,
+            None => {
+                let mut union = TrafficMatrix::new(net.node_count());
+                for tm in &matrices {
+                    for d in tm.demands() {
+                        union.add(d.src, d.dst, d.rate)?;
+                    }
+                }
+                PathSet::k_shortest(&net, &union, args.k)
+            }
+        };
+        let scenarios = Scenarios {
+            link_failures: scope == Robust::Failures,
+        };
+        let rep = report::robust_report(&net, &matrices, &paths, scenarios, &mut now)?;
+        match args.format {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut out, &rep.to_json())?;
+                writeln!(out)?;
+            }
+            Format::Text => out.write_all(render_robust(&rep, args.failures).as_bytes())?,
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let req = RouteRequest {
+        method: match args.method {
+            RouteMethod::Lp => report::RouteMethod::Lp,
+            RouteMethod::LpPaths => report::RouteMethod::LpPaths,
+            RouteMethod::Igp => report::RouteMethod::Igp,
+            RouteMethod::Ecmp => report::RouteMethod::Ecmp,
+        },
+        objective: match args.objective {
+            Objective::Mlu => report::Objective::Mlu,
+            Objective::Delay => report::Objective::Delay,
+        },
+        tunnels,
+        k: args.k,
+        igp: igp::IgpOptions {
+            max_weight: args.max_weight,
+            evaluations: args.evaluations,
+            seed: args.seed,
+            symmetric: true,
+            max_changes: args.max_changes,
+        },
+        delay: DelayOptions {
+            packet_bits: 8.0 * args.packet_size,
+            max_mlu: match args.max_mlu {
+                Some(u) => MluBound::Absolute(u),
+                None => MluBound::Slack(args.slack),
+            },
+            ..Default::default()
+        },
+        failures: args.failures,
+        // One matrix is solved cold (edge LP); a sequence warm-started unless --cold.
+        warm: args.all && !args.cold,
+        reference: true,
+    };
     let picked: Vec<usize> = if args.all {
         (0..matrices.len()).collect()
     } else {
         vec![args.matrix]
     };
-    let mut outcomes = Vec::new();
+    let mut router = Router::new(net);
+    let mut reports = Vec::with_capacity(picked.len());
     for k in picked {
-        let tm = &matrices[k];
-        let start = Instant::now();
-        let mut weights = None;
-        let mut initial_mlu = None;
-        let (solution, paths) = match args.method {
-            RouteMethod::Lp => (lp::min_mlu_edges(&net, tm)?, None),
-            RouteMethod::LpPaths => {
-                let ps = match &tunnels {
-                    Some(t) => t.clone(),
-                    None => PathSet::k_shortest(&net, tm, args.k),
-                };
-                (lp::min_mlu_paths(&net, tm, &ps)?, Some(ps))
-            }
-            RouteMethod::Ecmp => (igp::ecmp(&net, tm, &net.weights())?, None),
-            RouteMethod::Igp => {
-                let opts = igp::IgpOptions {
-                    max_weight: args.max_weight,
-                    evaluations: args.evaluations,
-                    seed: args.seed,
-                    symmetric: true,
-                    max_changes: args.max_changes,
-                };
-                let r = igp::optimize_weights(&net, tm, &opts)?;
-                initial_mlu = Some(r.initial_mlu);
-                weights = Some(r.weights);
-                (r.solution, None)
-            }
-        };
-        let seconds = start.elapsed().as_secs_f64();
-        // ECMP and IGP are reported beside the optimum they are measured against.
-        let reference = match args.method {
-            RouteMethod::Ecmp | RouteMethod::Igp => Some(lp::min_mlu_edges(&net, tm)?.mlu()),
-            _ => None,
-        };
-        let failures = match args.failures {
-            Some(_) => {
-                let w = weights.clone().unwrap_or_else(|| net.weights());
-                let how = match (&args.method, &paths) {
-                    (RouteMethod::LpPaths, Some(ps)) => Reroute::Tunnels(ps),
-                    (RouteMethod::Lp, _) => Reroute::Optimal,
-                    _ => Reroute::Ecmp(&w),
-                };
-                Some(failure::single_link_failures(&net, tm, how)?)
-            }
-            None => None,
-        };
-        // Warm start: the next matrix's search begins from these weights.
-        if let (true, Some(w)) = (args.all, &weights) {
-            net.set_weights(w)?;
+        let mut rep = router
+            .route(&matrices[k], &req, &mut now)
+            .with_context(|| format!("matrix {k}"))?;
+        if args.all {
+            rep.matrix = Some(k);
         }
-        outcomes.push(Outcome {
-            index: k,
-            solution,
-            seconds,
-            weights,
-            initial_mlu,
-            reference,
-            published: published.as_ref().and_then(|p| p.get(k).copied()),
-            failures,
-        });
+        let published = published.as_ref().and_then(|p| p.get(k).copied());
+        reports.push((rep, published));
     }
-    let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            let items: Vec<Value> = outcomes
+            let items: Vec<Value> = reports
                 .iter()
-                .map(|o| to_json(&net, o, args.failures))
+                .map(|(r, p)| {
+                    let mut v = r.to_json();
+                    if let (Some(p), Some(map)) = (p, v.as_object_mut()) {
+                        map.insert("published_mlu".into(), Value::from(*p));
+                    }
+                    v
+                })
                 .collect();
             let doc = if args.all {
                 Value::Array(items)
@@ -481,151 +545,97 @@ pub fn run(args: RouteArgs) -> anyhow::Result<ExitCode> {
             writeln!(out)?;
         }
         Format::Text => {
-            for o in &outcomes {
-                out.write_all(render(&net, o, args.failures, args.all).as_bytes())?;
+            for (r, p) in &reports {
+                out.write_all(render(r, *p, args.all).as_bytes())?;
+            }
+            if args.all && reports.len() > 1 {
+                let times: Vec<f64> = reports.iter().map(|(r, _)| r.solve_seconds).collect();
+                let total: f64 = times.iter().sum();
+                let max = times.iter().copied().fold(0.0, f64::max);
+                writeln!(
+                    out,
+                    "{} matrices solved {}: mean {:.3}s, max {:.3}s per matrix",
+                    times.len(),
+                    if req.warm { "warm-started" } else { "cold" },
+                    total / times.len() as f64,
+                    max
+                )?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn to_json(net: &Network, o: &Outcome, failures: Option<usize>) -> Value {
-    let util = o.solution.checked.utilization(net);
-    let links: Vec<Value> = net
-        .arcs()
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            json!({
-                "from": net.nodes()[a.from],
-                "to": net.nodes()[a.to],
-                "link": net.links()[a.link],
-                "up": a.up,
-                "capacity_bps": a.capacity,
-                "load_bps": o.solution.checked.arc_load[i],
-                "utilization": util[i],
-            })
-        })
-        .collect();
-    let mut v = json!({
-        "matrix": o.index,
-        "method": o.solution.method.name(),
-        "mlu": o.solution.mlu(),
-        "solve_seconds": o.seconds,
-        "links": links,
-    });
-    if let Some(map) = v.as_object_mut() {
-        if let Some(lb) = o.solution.lower_bound {
-            map.insert("lower_bound".into(), json!(lb));
-        }
-        if let Some(r) = o.reference {
-            map.insert("lp_optimum".into(), json!(r));
-            map.insert("gap".into(), json!(o.solution.mlu() / r - 1.0));
-        }
-        if let Some(p) = o.published {
-            map.insert("published_mlu".into(), json!(p));
-        }
-        if let Some(m) = o.initial_mlu {
-            map.insert("initial_mlu".into(), json!(m));
-        }
-        if let Some(w) = &o.weights {
-            let ws: Vec<Value> = net
-                .arcs()
-                .iter()
-                .zip(w)
-                .map(|(a, w)| {
-                    json!({
-                        "from": net.nodes()[a.from],
-                        "to": net.nodes()[a.to],
-                        "link": net.links()[a.link],
-                        "weight": w,
-                        "was": a.weight,
-                    })
-                })
-                .collect();
-            map.insert("weights".into(), Value::Array(ws));
-        }
-        if let (Some(rep), Some(n)) = (&o.failures, failures) {
-            let cases: Vec<Value> = rep
-                .cases
-                .iter()
-                .take(n)
-                .map(|c| {
-                    json!({
-                        "failed": c.what,
-                        "mlu": c.mlu,
-                        "stranded_bps": c.stranded_rate(),
-                        "worst_link": c.worst_arc.map(|a| net.links()[net.arcs()[a].link].clone()),
-                    })
-                })
-                .collect();
-            map.insert("failures".into(), Value::Array(cases));
-        }
-    }
-    v
-}
-
-fn render(net: &Network, o: &Outcome, failures: Option<usize>, many: bool) -> String {
+fn render(r: &RouteReport, published: Option<f64>, many: bool) -> String {
     let mut s = String::new();
-    let sol = &o.solution;
-    let head = if many {
-        format!("matrix {}: ", o.index)
-    } else {
-        String::new()
+    let head = match r.matrix {
+        Some(k) => format!("matrix {k}: "),
+        None => String::new(),
     };
     s.push_str(&format!(
         "{head}{} MLU {:.6} ({:.3}s)",
-        sol.method.name(),
-        sol.mlu(),
-        o.seconds
+        r.method, r.mlu, r.solve_seconds
     ));
-    if let Some(g) = sol.gap() {
-        s.push_str(&format!(", proven within {:.2e} of optimal", g));
-    }
-    if let Some(r) = o.reference {
+    if let Some(w) = &r.warm_start {
         s.push_str(&format!(
-            ", LP optimum {:.6} (gap {:+.1}%)",
-            r,
-            100.0 * (sol.mlu() / r - 1.0)
+            " [{} start, {} LP{}, {} paths reused/seeded, {} added]",
+            if w.warm { "warm" } else { "cold" },
+            w.rounds,
+            if w.rounds == 1 { "" } else { "s" },
+            w.initial_columns,
+            w.added_columns
         ));
     }
-    if let Some(p) = o.published {
+    if let Some(lb) = r.lower_bound {
+        let gap = if r.mlu > 0.0 {
+            ((r.mlu - lb) / r.mlu).max(0.0)
+        } else {
+            0.0
+        };
+        s.push_str(&format!(", proven within {gap:.2e} of optimal"));
+    }
+    if let (Some(o), Some(g)) = (r.lp_optimum, r.gap) {
+        s.push_str(&format!(", LP optimum {o:.6} (gap {:+.1}%)", 100.0 * g));
+    }
+    if let Some(p) = published {
         s.push_str(&format!(
             ", published {:.6} (diff {:.1e})",
             p,
-            (sol.mlu() - p) / p
+            (r.mlu - p) / p
+        ));
+    }
+    s.push('\n');
+    if r.mean_delay_ms.is_finite() {
+        s.push_str(&format!("mean delay {:.4} ms", r.mean_delay_ms));
+    } else {
+        s.push_str("mean delay unbounded (a link is saturated)");
+    }
+    if let (Some(b), Some(lb)) = (r.mlu_bound, r.delay_lower_bound_ms) {
+        s.push_str(&format!(
+            " (MLU bound {b:.6}; no routing within it is faster than {lb:.4} ms)"
         ));
     }
     s.push('\n');
     if many {
         return s;
     }
-    let util = sol.checked.utilization(net);
-    let mut order: Vec<usize> = (0..net.arcs().len())
-        .filter(|&a| net.arcs()[a].up)
-        .collect();
-    order.sort_by(|&a, &b| util[b].total_cmp(&util[a]));
+    let mut order: Vec<&report::LinkReport> = r.links.iter().filter(|l| l.up).collect();
+    order.sort_by(|a, b| b.utilization.total_cmp(&a.utilization));
     s.push_str("hottest links:\n");
-    for &a in order.iter().take(10) {
-        let arc = &net.arcs()[a];
+    for l in order.iter().take(10) {
         s.push_str(&format!(
             "  {:>7.2}%  {} -> {}\n",
-            100.0 * util[a],
-            net.nodes()[arc.from],
-            net.nodes()[arc.to]
+            100.0 * l.utilization,
+            l.from,
+            l.to
         ));
     }
-    if let (Some(w), Some(init)) = (&o.weights, o.initial_mlu) {
+    if let (Some(ws), Some(init)) = (&r.weights, r.initial_mlu) {
         let mut seen = std::collections::HashSet::new();
         let mut lines = String::new();
-        for (a, arc) in net.arcs().iter().enumerate() {
-            if w[a] != arc.weight && seen.insert(arc.link) {
-                lines.push_str(&format!(
-                    "  {}: {} -> {}\n",
-                    net.links()[arc.link],
-                    arc.weight,
-                    w[a]
-                ));
+        for w in ws {
+            if w.weight != w.was && seen.insert(w.link.clone()) {
+                lines.push_str(&format!("  {}: {} -> {}\n", w.link, w.was, w.weight));
             }
         }
         if lines.is_empty() {
@@ -638,16 +648,51 @@ fn render(net: &Network, o: &Outcome, failures: Option<usize>, many: bool) -> St
             ));
         }
     }
-    if let (Some(rep), Some(n)) = (&o.failures, failures) {
+    if let Some(rows) = &r.failures {
         s.push_str("worst single-link failures:\n");
-        for c in rep.cases.iter().take(n) {
-            let stranded = c.stranded_rate();
-            s.push_str(&format!("  {:<24} MLU {:.6}", c.what, c.mlu));
-            if stranded > 0.0 {
-                s.push_str(&format!(", {stranded:.3e} bit/s stranded"));
+        for c in rows {
+            s.push_str(&format!("  {:<24} MLU {:.6}", c.failed, c.mlu));
+            if c.stranded_bps > 0.0 {
+                s.push_str(&format!(", {:.3e} bit/s stranded", c.stranded_bps));
             }
             s.push('\n');
         }
+    }
+    s
+}
+
+fn render_robust(r: &report::RobustReport, rows: Option<usize>) -> String {
+    let mut s = format!(
+        "robust routing over {} matrices{}: worst-case MLU {:.6} (guaranteed ≤ {:.6}) ({:.3}s)\n",
+        r.matrices,
+        if r.link_failures {
+            " and every single link failure"
+        } else {
+            ""
+        },
+        r.mlu,
+        r.guaranteed_mlu,
+        r.solve_seconds
+    );
+    let best = r.per_matrix_optimum.iter().copied().fold(0.0, f64::max);
+    s.push_str(&format!(
+        "re-optimizing each matrix on the intact network would give at worst {best:.6}\n"
+    ));
+    s.push_str("worst cases:\n");
+    for row in r.scenarios.iter().take(rows.unwrap_or(10)) {
+        s.push_str(&format!(
+            "  matrix {:<4} {:<24} MLU {:.6}",
+            row.matrix,
+            row.failed.as_deref().unwrap_or("(no failure)"),
+            row.mlu
+        ));
+        if let Some(l) = &row.worst_link {
+            s.push_str(&format!(" on {l}"));
+        }
+        if row.stranded_bps > 0.0 {
+            s.push_str(&format!(", {:.3e} bit/s stranded", row.stranded_bps));
+        }
+        s.push('\n');
     }
     s
 }

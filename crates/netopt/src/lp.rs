@@ -94,6 +94,16 @@ pub fn min_mlu_paths(
     tm: &TrafficMatrix,
     paths: &PathSet,
 ) -> Result<Solution, LpError> {
+    Ok(min_mlu_paths_with_duals(net, tm, paths)?.0)
+}
+
+/// [`min_mlu_paths`], also returning the duals of the capacity rows (one per arc, 0 for arcs
+/// no candidate path crosses): the arc prices column generation uses to find better paths.
+pub fn min_mlu_paths_with_duals(
+    net: &Network,
+    tm: &TrafficMatrix,
+    paths: &PathSet,
+) -> Result<(Solution, Vec<f64>), LpError> {
     check_size(net, tm)?;
     let paths = paths.surviving(net);
     let s = scale_of(net);
@@ -192,13 +202,14 @@ pub fn min_mlu_paths(
     let flow = Flow::Paths(flows);
     let checked = verify(net, tm, &flow)?;
     let lb = lower_bound(net, tm, &y, Some(&paths));
-    Ok(Solution {
+    let sol = Solution {
         method: Method::LpPaths,
         flow,
         checked,
         claimed_mlu: Some(claimed),
         lower_bound: Some(lb),
-    })
+    };
+    Ok((sol, y))
 }
 
 /// The demands of `tm` that `net` cannot carry at all (no path from source to destination

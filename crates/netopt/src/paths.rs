@@ -118,6 +118,28 @@ pub fn distances_to(net: &Network, t: usize, w: &[f64]) -> Vec<f64> {
     dist
 }
 
+/// Shortest-path tree from `s` over up arcs with lengths `w`: the distance to every node and
+/// the arc by which each is reached (`None` for `s` and for unreachable nodes).
+pub fn tree_from(net: &Network, s: usize, w: &[f64]) -> (Vec<f64>, Vec<Option<usize>>) {
+    shortest_tree(net, s, w, &[], &[])
+}
+
+/// The path to `t` in a tree from [`tree_from`] rooted at `s` (`None` when unreachable).
+pub fn path_in_tree(net: &Network, pred: &[Option<usize>], s: usize, t: usize) -> Option<Path> {
+    let mut path = Vec::new();
+    let mut v = t;
+    while v != s {
+        let a = (*pred.get(v)?)?;
+        path.push(a);
+        v = net.arcs()[a].from;
+        if path.len() > net.arcs().len() {
+            return None;
+        }
+    }
+    path.reverse();
+    Some(path)
+}
+
 /// Distance from `s` to every node over up arcs with lengths `w`.
 pub fn distances_from(net: &Network, s: usize, w: &[f64]) -> Vec<f64> {
     shortest_tree(net, s, w, &[], &[]).0

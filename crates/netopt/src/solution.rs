@@ -17,6 +17,13 @@ pub enum Method {
     Ecmp,
     /// Shortest paths with ECMP under weights found by local search.
     Igp,
+    /// Min-MLU over all paths by column generation (warm-startable; same optimum as
+    /// [`Method::LpEdges`], certified by the same dual bound).
+    LpColumns,
+    /// Minimum mean delay (propagation plus M/M/1 queueing) under an MLU bound.
+    LpDelay,
+    /// One routing minimising the worst MLU over several matrices and single-link failures.
+    Robust,
 }
 
 impl Method {
@@ -27,6 +34,9 @@ impl Method {
             Method::LpEdges => "lp-edges",
             Method::Ecmp => "ecmp",
             Method::Igp => "igp",
+            Method::LpColumns => "lp-columns",
+            Method::LpDelay => "lp-delay",
+            Method::Robust => "robust",
         }
     }
 }

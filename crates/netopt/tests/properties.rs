@@ -1,9 +1,14 @@
 //! Properties that must hold on any network and matrix: no routing beats the LP optimum, the
-//! LP's certified bound holds, loads conserve flow (the check runs inside every method), no
-//! failure routes over a failed link, and no input makes an importer panic.
+//! LP's certified bound holds, loads conserve flow (the check runs inside every method, and
+//! the aggregate balance at every node is recomputed here from the loads alone), no failure
+//! routes over a failed link, a warm start finds the cold optimum, and no input makes an
+//! importer panic.
 
+use doppel_netopt::colgen::min_mlu_columns;
+use doppel_netopt::delay::{DelayOptions, MluBound, min_mean_delay};
 use doppel_netopt::failure::{Reroute, single_link_failures};
 use doppel_netopt::import::{figret, graphml, nodelink, repetita, sndlib};
+use doppel_netopt::robust::{Scenarios, min_worst_mlu};
 use doppel_netopt::{LinkProps, Network, PathSet, TrafficMatrix, igp, lp};
 use proptest::prelude::*;
 
@@ -38,6 +43,32 @@ fn matrix(n: usize, entries: &[(usize, usize, f64)]) -> TrafficMatrix {
         tm.add(s % n, d % n, r).expect("valid demand");
     }
     tm
+}
+
+/// At every node, what the loads take out minus what they bring in must equal what the node
+/// sends minus what it receives: checked from the arc loads alone, whatever the method.
+fn balanced(net: &Network, tm: &TrafficMatrix, load: &[f64]) -> Result<(), String> {
+    let n = net.node_count();
+    let mut got = vec![0.0; n];
+    for (x, a) in load.iter().zip(net.arcs()) {
+        got[a.from] += x;
+        got[a.to] -= x;
+    }
+    let mut want = vec![0.0; n];
+    for d in tm.demands() {
+        want[d.src] += d.rate;
+        want[d.dst] -= d.rate;
+    }
+    let scale = tm.total().max(1e-300);
+    for v in 0..n {
+        if (got[v] - want[v]).abs() > 1e-6 * scale {
+            return Err(format!(
+                "node {v}: loads give {}, demands {}",
+                got[v], want[v]
+            ));
+        }
+    }
+    Ok(())
 }
 
 prop_compose! {
@@ -75,6 +106,46 @@ proptest! {
         // The search keeps the better of its starts, so it never loses to inverse capacity
         // weights; and it reports the starting ECMP faithfully.
         prop_assert!((w.initial_mlu - e.mlu()).abs() <= 1e-9 * e.mlu().max(1.0));
+        let cols = min_mlu_columns(&net, &tm, None, &Default::default()).unwrap();
+        prop_assert!(cols.solution.mlu() >= floor);
+        prop_assert!((cols.solution.mlu() - opt.mlu()).abs() <= 1e-5 * opt.mlu());
+        let delay_opts = DelayOptions { max_mlu: MluBound::Slack(0.5), ..Default::default() };
+        let delay = if opt.mlu() < 0.9 { Some(min_mean_delay(&net, &tm, &delay_opts).unwrap()) } else { None };
+        if let Some(d) = &delay {
+            prop_assert!(d.solution.mlu() >= floor);
+            prop_assert!(d.solution.mlu() <= d.mlu_bound * (1.0 + 1e-6));
+            prop_assert!(d.delay_lower_bound <= d.mean_delay * (1.0 + 1e-9));
+        }
+        let robust = min_worst_mlu(&net, std::slice::from_ref(&tm), &PathSet::k_shortest(&net, &tm, 3), Scenarios { link_failures: false }).unwrap();
+        prop_assert!(robust.worst_mlu() >= floor);
+        // With one matrix and no failures the robust routing is the path LP's optimum.
+        prop_assert!((robust.worst_mlu() - paths.mlu()).abs() <= 1e-5 * paths.mlu());
+        for load in [&opt.checked.arc_load, &paths.checked.arc_load, &e.checked.arc_load,
+                     &w.solution.checked.arc_load, &cols.solution.checked.arc_load] {
+            prop_assert!(balanced(&net, &tm, load).is_ok(), "{:?}", balanced(&net, &tm, load));
+        }
+        if let Some(d) = &delay {
+            prop_assert!(balanced(&net, &tm, &d.solution.checked.arc_load).is_ok());
+        }
+    }
+
+    #[test]
+    fn warm_start_finds_the_cold_optimum(
+        (net, tm) in instance(),
+        factors in prop::collection::vec(0.5f64..1.5, 8),
+    ) {
+        prop_assume!(!tm.demands().is_empty());
+        let first = min_mlu_columns(&net, &tm, None, &Default::default()).unwrap();
+        let mut next = TrafficMatrix::new(tm.node_count());
+        for (i, d) in tm.demands().iter().enumerate() {
+            next.add(d.src, d.dst, d.rate * factors[i % factors.len()]).unwrap();
+        }
+        let warm = min_mlu_columns(&net, &next, Some(&first.columns), &Default::default()).unwrap();
+        let cold = lp::min_mlu_edges(&net, &next).unwrap();
+        prop_assert!(warm.warm);
+        prop_assert!((warm.solution.mlu() - cold.mlu()).abs() <= 1e-5 * cold.mlu(),
+            "warm {} cold {}", warm.solution.mlu(), cold.mlu());
+        prop_assert!(warm.solution.gap().unwrap() < 1e-5);
     }
 
     #[test]
@@ -97,6 +168,21 @@ proptest! {
                 }
             }
         }
+        // Tunnels: the surviving ones only; and the robust routing's scenario table.
+        let ps = PathSet::k_shortest(&net, &tm, 3);
+        let rep = single_link_failures(&net, &tm, Reroute::Tunnels(&ps)).unwrap();
+        for c in &rep.cases {
+            for a in net.link_arcs(c.links[0]) {
+                prop_assert_eq!(c.solution.checked.arc_load[a], 0.0);
+            }
+        }
+        let robust = min_worst_mlu(&net, std::slice::from_ref(&tm), &ps, Scenarios { link_failures: true }).unwrap();
+        prop_assert_eq!(robust.scenarios.len(), 1 + net.links().len());
+        prop_assert!(robust.worst_mlu() <= robust.guaranteed_mlu * (1.0 + 1e-5) + 1e-9,
+            "{} > {}", robust.worst_mlu(), robust.guaranteed_mlu);
+        // Losing a link can only leave fewer paths: the worst case is no better than intact.
+        let intact = robust.scenarios.iter().find(|s| s.failed.is_none()).unwrap();
+        prop_assert!(robust.worst_mlu() >= intact.mlu);
     }
 
     #[test]
