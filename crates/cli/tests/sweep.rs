@@ -533,11 +533,9 @@ fn a_coordinator_killed_mid_sweep_resumes_from_the_store() {
     assert_eq!(read(d, "second.json"), read(d, "local.json"));
     let summary = lines.iter().find(|l| l.contains("task(s) done")).unwrap();
     let resumed_n: usize = summary
-        .split('(')
+        .split("done (")
         .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
+        .and_then(|r| r.split(' ').next())
         .unwrap()
         .parse()
         .unwrap();

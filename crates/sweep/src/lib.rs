@@ -60,7 +60,7 @@ pub enum SweepError {
     #[error("cluster: {0}")]
     Cluster(String),
     /// PostgreSQL failed.
-    #[error("store: {0}")]
+    #[error("PostgreSQL")]
     Store(#[from] tokio_postgres::Error),
     /// Data from the cluster or the store does not decode.
     #[error("corrupt {what}: {message}")]

@@ -69,7 +69,7 @@ impl PgStore {
         }
         // Serialise table creation between coordinators starting together.
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock(7_415_001)", &[])
+        tx.execute("SELECT pg_advisory_xact_lock(7415001)", &[])
             .await?;
         tx.batch_execute(SCHEMA).await?;
         tx.commit().await?;
