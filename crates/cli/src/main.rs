@@ -16,6 +16,7 @@ mod run_scenario;
 mod serve;
 mod show;
 mod simulate;
+mod sweep;
 mod twin_files;
 
 use std::io::Write;
@@ -93,6 +94,11 @@ enum Command {
     /// Test a proposed change (a Terraform plan, Kubernetes manifests) on the twin: what
     /// changes, the SLOs before and after, attack paths opened or closed. Exits like `check`.
     Plan(plan::PlanArgs),
+    /// Run scenarios x parameter values x replications on all cores, or on the workers of a
+    /// NATS JetStream cluster: one results table with confidence intervals and SLO verdicts.
+    Sweep(sweep::SweepArgs),
+    /// Serve the sweeps of a NATS JetStream cluster: pull tasks, run them, publish results.
+    Worker(sweep::WorkerArgs),
     /// Print the JSON Schema of the twin format (for editors and other tools).
     Schema,
     /// Print a shell completion script, e.g. `doppel completions bash > /etc/bash_completion.d/doppel`.
@@ -182,6 +188,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => serve::run_demo(args),
         Command::Plan(args) => plan::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Worker(args) => sweep::run_worker(args),
         Command::Schema => {
             out.write_all(doppel_model::schema_json().as_bytes())?;
             Ok(ExitCode::SUCCESS)

@@ -86,6 +86,30 @@ pub fn simulate_plan(
     cfg: &SimConfig,
     progress: &(dyn Fn(u32, f64) + Sync),
 ) -> Result<SimReport, SimError> {
+    simulate_range(net, plan, cfg, 0, cfg.replications, progress)
+}
+
+/// Simulates replication `replication` of the run `cfg` describes, alone (`cfg.replications`
+/// is ignored): the same random stream, hence the same numbers, as that replication inside a
+/// full run of `cfg.seed`. Distributed sweeps run one replication per task with it; the
+/// report is that of a one-replication run.
+pub fn simulate_replication(
+    net: &SimNet,
+    plan: &Plan,
+    cfg: &SimConfig,
+    replication: u32,
+) -> Result<SimReport, SimError> {
+    simulate_range(net, plan, cfg, replication, 1, &|_, _| {})
+}
+
+fn simulate_range(
+    net: &SimNet,
+    plan: &Plan,
+    cfg: &SimConfig,
+    first: u32,
+    count: u32,
+    progress: &(dyn Fn(u32, f64) + Sync),
+) -> Result<SimReport, SimError> {
     if !(cfg.duration.is_finite() && cfg.duration > 0.0) {
         return Err(SimError::Config("duration must be finite and > 0".into()));
     }
@@ -94,7 +118,7 @@ pub fn simulate_plan(
             "warm-up must be >= 0 and shorter than the duration".into(),
         ));
     }
-    if cfg.replications == 0 {
+    if count == 0 {
         return Err(SimError::Config(
             "at least one replication is needed".into(),
         ));
@@ -106,7 +130,7 @@ pub fn simulate_plan(
         warmup: cfg.warmup,
         seed: cfg.seed,
     };
-    let reps: Vec<stats::RepStats> = (0..cfg.replications)
+    let reps: Vec<stats::RepStats> = (first..first + count)
         .into_par_iter()
         .map(|r| engine::run_replication(&prepared, plan, run, r, progress))
         .collect();
