@@ -41,6 +41,15 @@ pub struct ServeArgs {
     /// Turn authentication off. Refused unless listening on a loopback address.
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// Pull live metrics from this Prometheus server's HTTP API (`/api/v1/query_range`, GET
+    /// only), e.g. `http://prometheus:9090`.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Queries, label mapping and timing of the pull (YAML; see crates/server/README.md).
+    /// Without it, built-in queries for OpenTelemetry/Prometheus HTTP metrics and
+    /// node_exporter run every 30 s.
+    #[arg(long, value_name = "FILE", requires = "prometheus")]
+    pub pull_config: Option<PathBuf>,
 }
 
 /// Drift and recalibration options.
@@ -58,6 +67,11 @@ pub struct DriftArgs {
     /// Never recalibrate automatically (drift is still measured).
     #[arg(long)]
     pub no_recalibrate: bool,
+    /// How predictions are made: `analytic` (queueing formulas, instant), `simulate` (a short
+    /// seeded simulation at the observed rates), or `auto` (simulate when the formulas are not
+    /// exact for the twin: non-exponential service times, a saturated service).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "analytic", "simulate"])]
+    pub drift_method: String,
 }
 
 impl DriftArgs {
@@ -68,6 +82,7 @@ impl DriftArgs {
             threshold_pct: self.drift_threshold,
             sustain: self.drift_sustain.max(1),
             recalibrate: !self.no_recalibrate,
+            method: doppel_server::drift::Method::parse(&self.drift_method).unwrap_or_default(),
         }
     }
 }
@@ -110,16 +125,41 @@ fn banner(listen: SocketAddr, token: Option<&str>, extra: &str) -> anyhow::Resul
         out,
         "Doppel live twin at {url}  (API description: {url}/api/openapi.json)"
     )?;
-    match token {
+    let shown = match token {
         Some(t) => {
             writeln!(out, "Admin token (shown once, store it now): {t}")?;
-            writeln!(out, "  curl -H 'Authorization: Bearer {t}' {url}/api/drift")?;
+            t.to_string()
         }
-        None => writeln!(
+        None => {
+            writeln!(
+                out,
+                "Use an existing token (the first start printed the admin's) as $TOKEN."
+            )?;
+            "$TOKEN".to_string()
+        }
+    };
+    writeln!(out, "Try:")?;
+    for (path, what) in [
+        (
+            "/api/live",
+            "what production shows, per service (last minute)",
+        ),
+        (
+            "/api/drift",
+            "predicted vs observed latency and utilization",
+        ),
+        (
+            "/api/twin/versions",
+            "the twin's versions, recalibrations with their reason",
+        ),
+        ("/metrics", "Doppel's own health and drift, for Prometheus"),
+    ] {
+        writeln!(
             out,
-            "Use an existing token (the first start printed the admin's)."
-        )?,
+            "  curl -H 'Authorization: Bearer {shown}' {url}{path}   # {what}"
+        )?;
     }
+    writeln!(out, "Web UI: {url}/ in a browser.")?;
     if !extra.is_empty() {
         writeln!(out, "{extra}")?;
     }
@@ -141,12 +181,54 @@ async fn shutdown_signal(stop_after: Option<u64>) {
     }
 }
 
+/// Binds the listening socket before anything else starts, so a busy port is a clear error
+/// (with the way out) rather than a half-started service.
+fn bind(listen: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    match std::net::TcpListener::bind(listen) {
+        Ok(l) => {
+            l.set_nonblocking(true)
+                .with_context(|| format!("listening on {listen}"))?;
+            Ok(l)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => anyhow::bail!(
+            "cannot listen on {listen}: the port is already in use (another doppel, or another \
+             program); choose a free one with --listen, e.g. --listen {}:{}",
+            listen.ip(),
+            listen.port().wrapping_add(1).max(1024)
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot listen on {listen}")),
+    }
+}
+
+/// The Prometheus pull configuration, from `--prometheus` and `--pull-config`.
+fn pull_config(args: &ServeArgs) -> anyhow::Result<Option<doppel_server::pull::PullConfig>> {
+    let Some(url) = &args.prometheus else {
+        return Ok(None);
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        anyhow::bail!("--prometheus {url}: expected an http:// or https:// URL");
+    }
+    let Some(file) = &args.pull_config else {
+        return Ok(Some(doppel_server::pull::PullConfig::new(url)));
+    };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    match doppel_server::pull::PullConfig::from_yaml(url, &file.display().to_string(), &text) {
+        Ok(c) => Ok(Some(c)),
+        Err(errors) => anyhow::bail!(
+            "the pull configuration is not valid:\n{}",
+            errors.join("\n")
+        ),
+    }
+}
+
 /// Runs `doppel serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logs();
     if args.insecure_no_auth && !args.listen.ip().is_loopback() {
         anyhow::bail!("--insecure-no-auth is only allowed on a loopback address");
     }
+    let pull = pull_config(&args)?;
     let twin = if args.twin.is_empty() {
         None
     } else {
@@ -167,15 +249,27 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     cfg.drift = args.drift.config();
     cfg.max_body = args.max_body;
     cfg.auth = !args.insecure_no_auth;
+    let std_listener = bind(args.listen)?;
     runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(std_listener)
+            .with_context(|| format!("listening on {}", args.listen))?;
         let (app, token) = App::start(cfg, twin)
             .await
             .context("starting the live twin")?;
         app.spawn_tasks();
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
-        banner(listener.local_addr()?, token.as_deref(), "")?;
+        let extra = match &pull {
+            Some(p) => {
+                app.spawn_pull(p.clone());
+                format!(
+                    "Pulling from Prometheus at {} every {} s ({} queries); status: GET /api/pull",
+                    p.url,
+                    p.interval_s,
+                    p.queries.len()
+                )
+            }
+            None => String::new(),
+        };
+        banner(listener.local_addr()?, token.as_deref(), &extra)?;
         doppel_server::serve(app, listener, shutdown_signal(None)).await?;
         Ok(ExitCode::SUCCESS)
     })
@@ -205,6 +299,7 @@ fn demo_twin() -> anyhow::Result<doppel_model::Twin> {
 pub fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     init_logs();
     let twin = demo_twin()?;
+    let std_listener = bind(args.listen)?;
     let dir = args.data.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("doppel-demo-{}", std::process::id()))
     });
@@ -219,15 +314,16 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         threshold_pct: 15.0,
         sustain: 3,
         recalibrate: true,
+        // The synthetic production reports what the analytic model computes for it.
+        method: doppel_server::drift::Method::Analytic,
     };
     runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(std_listener)
+            .with_context(|| format!("listening on {}", args.listen))?;
         let (app, token) = App::start(cfg, Some(twin.clone()))
             .await
             .context("starting the live twin")?;
         app.spawn_tasks();
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
         let script = doppel_server::synth::Script::shop();
         let extra = format!(
             "Demo data in {}. A synthetic production of the example shop is sending live \

@@ -3,10 +3,14 @@
 //! Starts the server in process (SQLite store in a temporary directory, the example shop),
 //! then `CLIENTS` connections post prebuilt remote-write requests (`SERIES` series of one
 //! sample each, snappy-compressed, as Prometheus batches them) over keep-alive HTTP/1.1 for
-//! `SECONDS`, while one more connection reads `GET /api/drift` every 10 ms. Reports the
-//! acknowledged samples per second and the read latency percentiles.
+//! `SECONDS`, while `READERS` more connections (default 2) read the API concurrently, each
+//! going round `GET /api/drift`, `/api/live`, `/api/twin`, `/api/metrics` (one service's
+//! stored request counts) and `/metrics`, with 10 ms between reads. Reports the acknowledged
+//! samples per second, the read latency percentiles overall and per route, and whether the
+//! targets hold (at least 1 M samples/s, read p99 under 100 ms).
 //!
-//! `cargo bench -p doppel-server --bench remote_write` (env `SECONDS`, `CLIENTS`, `SERIES`).
+//! `cargo bench -p doppel-server --bench remote_write` (env `SECONDS`, `CLIENTS`, `SERIES`,
+//! `READERS`).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // a benchmark program
 
@@ -150,23 +154,37 @@ fn main() {
             }
         }));
     }
-    let reader = {
-        let (stop, token) = (Arc::clone(&stop), token.clone());
-        std::thread::spawn(move || {
-            let mut conn = BufReader::new(TcpStream::connect(("127.0.0.1", port)).unwrap());
-            let head = format!(
-                "GET /api/drift HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
-            );
-            let mut lat = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                assert_eq!(send(&mut conn, &head, b""), 200);
-                lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            lat
+    const READS: [&str; 5] = [
+        "/api/drift",
+        "/api/live",
+        "/api/twin",
+        "/api/metrics?entity=service:cart&metric=requests",
+        "/metrics",
+    ];
+    let readers: Vec<_> = (0..env("READERS", 2) as usize)
+        .map(|r| {
+            let (stop, token) = (Arc::clone(&stop), token.clone());
+            std::thread::spawn(move || {
+                let mut conn = BufReader::new(TcpStream::connect(("127.0.0.1", port)).unwrap());
+                conn.get_ref().set_nodelay(true).unwrap();
+                let mut lat: Vec<(usize, f64)> = Vec::new();
+                let mut k = r;
+                while !stop.load(Ordering::Relaxed) {
+                    let route = k % READS.len();
+                    let head = format!(
+                        "GET {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n",
+                        READS[route]
+                    );
+                    let t = Instant::now();
+                    assert_eq!(send(&mut conn, &head, b""), 200, "{}", READS[route]);
+                    lat.push((route, t.elapsed().as_secs_f64() * 1000.0));
+                    k += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                lat
+            })
         })
-    };
+        .collect();
     let start = Instant::now();
     std::thread::sleep(Duration::from_secs(seconds));
     stop.store(true, Ordering::Relaxed);
@@ -174,20 +192,46 @@ fn main() {
     for h in handles {
         h.join().unwrap();
     }
-    let mut lat = reader.join().unwrap();
-    lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    let all: Vec<(usize, f64)> = readers
+        .into_iter()
+        .flat_map(|r| r.join().unwrap())
+        .collect();
+    let pct = |mut v: Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let lat: Vec<f64> = all.iter().map(|x| x.1).collect();
     let n = samples.load(Ordering::Relaxed);
+    let rate = n as f64 / elapsed;
+    let p99 = pct(lat.clone(), 0.99);
     println!(
         "remote write: {clients} connections x {series} series/request for {elapsed:.1} s: \
          {n} samples acknowledged, {:.2} M samples/s",
-        n as f64 / elapsed / 1e6
+        rate / 1e6
     );
     println!(
-        "GET /api/drift meanwhile: {} reads, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "API reads meanwhile: {} reads on {} connections, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         lat.len(),
-        pct(0.5),
-        pct(0.99),
-        lat.last().copied().unwrap_or(0.0)
+        env("READERS", 2),
+        pct(lat.clone(), 0.5),
+        p99,
+        lat.iter().copied().fold(0.0, f64::max)
+    );
+    for (i, route) in READS.iter().enumerate() {
+        let v: Vec<f64> = all.iter().filter(|x| x.0 == i).map(|x| x.1).collect();
+        println!(
+            "  GET {route}: {} reads, p50 {:.2} ms, p99 {:.2} ms",
+            v.len(),
+            pct(v.clone(), 0.5),
+            pct(v, 0.99)
+        );
+    }
+    let ok = |b: bool| if b { "met" } else { "MISSED" };
+    println!(
+        "targets: >= 1 M samples/s {}; read p99 < 100 ms {}",
+        ok(rate >= 1e6),
+        ok(p99 < 100.0)
     );
 }

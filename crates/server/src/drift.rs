@@ -6,6 +6,15 @@
 //! that the estimated request rate of every observed service matches the observed one; the
 //! estimate at those rates is the prediction.
 //!
+//! **Analytic or simulated.** The analytic estimate is exact for exponential service times and
+//! unsaturated services, and only an approximation elsewhere (for deterministic service times
+//! it predicts twice the M/D/1 waiting time: Pollaczek-Khinchine). [`Method::Simulate`]
+//! instead runs a short seeded simulation (`doppel_sim`, deterministic) of the twin at the
+//! fitted rates; [`Method::Auto`] does so whenever the analytic model is not exact for the twin
+//! (a service-time distribution whose squared coefficient of variation is not 1 within 0.2) or
+//! a service saturates at the observed rates. Simulated predictions are cached per rate vector,
+//! so a sliding window simulates only its new bucket.
+//!
 //! **Drift.** For every complete 10-second bucket of the window and every service with
 //! observations, the absolute percentage errors of predicted vs observed mean latency and
 //! utilization are taken; a service's drift is their mean (MAPE, in percent).
@@ -18,10 +27,13 @@
 //! matches the observed one.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use doppel_model::Twin;
-use doppel_sim::analytic::{NetEstimate, estimate};
-use doppel_sim::{Load, SimNet};
+use doppel_sim::analytic::{
+    HostEstimate, NetEstimate, ServiceEstimate, WorkloadEstimate, estimate,
+};
+use doppel_sim::{Load, SimConfig, SimNet};
 use doppel_store::{DriftRecord, MetricPoint};
 use serde::Serialize;
 
@@ -36,7 +48,44 @@ pub enum DriftError {
     /// The analytic estimate failed.
     #[error("analytic estimate failed: {0}")]
     Estimate(String),
+    /// The prediction by simulation failed.
+    #[error("simulation failed: {0}")]
+    Simulate(String),
 }
+
+/// How predictions are made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Simulate whenever the analytic model is not exact for the twin or a service saturates.
+    #[default]
+    Auto,
+    /// Always the analytic estimate (the fast path).
+    Analytic,
+    /// Always a short seeded simulation.
+    Simulate,
+}
+
+impl Method {
+    /// Parses `auto`, `analytic` or `simulate`.
+    pub fn parse(s: &str) -> Option<Method> {
+        match s {
+            "auto" => Some(Method::Auto),
+            "analytic" => Some(Method::Analytic),
+            "simulate" => Some(Method::Simulate),
+            _ => None,
+        }
+    }
+}
+
+/// Requests a prediction simulation aims at (its length is this over the offered rate).
+const SIM_REQUESTS: f64 = 60_000.0;
+/// Bounds of a prediction simulation's length, simulated seconds.
+const SIM_SECONDS: (f64, f64) = (30.0, 900.0);
+/// Seed of every prediction simulation.
+const SIM_SEED: u64 = 1;
+/// Simulated predictions kept per twin version.
+const SIM_CACHE: usize = 256;
 
 /// What was observed of one service in one bucket (or a window).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -127,6 +176,9 @@ pub struct Predictor {
     unit: Vec<(usize, Vec<f64>)>,
     /// Service name to index.
     pub index: HashMap<String, usize>,
+    /// Why the analytic model is not exact for this twin (`None`: it is).
+    pub analytic_inexact: Option<String>,
+    sim_cache: Mutex<HashMap<Vec<u64>, NetEstimate>>,
 }
 
 pub(crate) fn with_rates(net: &SimNet, rates: &[(usize, f64)]) -> SimNet {
@@ -177,12 +229,145 @@ impl Predictor {
             .enumerate()
             .map(|(i, s)| (s.name.clone(), i))
             .collect();
+        let analytic_inexact = net
+            .endpoints
+            .iter()
+            .find(|e| (e.service_time.scv() - 1.0).abs() > 0.2)
+            .map(|e| {
+                format!(
+                    "service `{}` endpoint `{}` has non-exponential service times \
+                     (squared coefficient of variation {:.2})",
+                    net.services[e.service as usize].name,
+                    e.name,
+                    e.service_time.scv()
+                )
+            });
         Ok(Predictor {
             net,
             base,
             unit,
             index,
+            analytic_inexact,
+            sim_cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The method `method` resolves to for the analytic estimate `e`, and why.
+    pub fn resolve(&self, method: Method, e: &NetEstimate) -> (Method, Option<String>) {
+        match method {
+            Method::Auto => {
+                if let Some(why) = &self.analytic_inexact {
+                    return (Method::Simulate, Some(why.clone()));
+                }
+                match e.services.iter().find(|s| s.utilization >= 1.0) {
+                    Some(s) => (
+                        Method::Simulate,
+                        Some(format!(
+                            "service `{}` saturates at the observed rates (utilization {:.2})",
+                            s.name, s.utilization
+                        )),
+                    ),
+                    None => (Method::Analytic, None),
+                }
+            }
+            m => (m, None),
+        }
+    }
+
+    /// The prediction at the observed request rates by `method`, and the method used.
+    pub fn predict_by(
+        &self,
+        observed: &[(usize, f64)],
+        method: Method,
+    ) -> Result<(NetEstimate, Method), DriftError> {
+        let rates = self.fit(observed);
+        let analytic = est(&with_rates(&self.net, &rates))?;
+        match self.resolve(method, &analytic).0 {
+            Method::Simulate => Ok((self.simulate_at(&rates)?, Method::Simulate)),
+            _ => Ok((analytic, Method::Analytic)),
+        }
+    }
+
+    /// A short seeded simulation at the given open-workload rates, shaped like the estimate.
+    pub fn simulate_at(&self, rates: &[(usize, f64)]) -> Result<NetEstimate, DriftError> {
+        let key: Vec<u64> = rates
+            .iter()
+            .flat_map(|(w, r)| [*w as u64, r.to_bits()])
+            .collect();
+        if let Some(e) = self
+            .sim_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(e.clone());
+        }
+        let net = with_rates(&self.net, rates);
+        let offered: f64 = rates.iter().map(|r| r.1).sum();
+        let duration = if offered > 0.0 {
+            (SIM_REQUESTS / offered).clamp(SIM_SECONDS.0, SIM_SECONDS.1)
+        } else {
+            SIM_SECONDS.0 * 10.0
+        };
+        let cfg = SimConfig {
+            duration,
+            warmup: duration / 10.0,
+            seed: SIM_SEED,
+            replications: 1,
+        };
+        let r =
+            doppel_sim::simulate(&net, &cfg).map_err(|e| DriftError::Simulate(e.to_string()))?;
+        let e = NetEstimate {
+            workloads: r
+                .workloads
+                .iter()
+                .map(|w| WorkloadEstimate {
+                    name: w.name.clone(),
+                    throughput_rps: w.throughput_rps,
+                    mean_latency_ms: w.latency_ms.mean,
+                })
+                .collect(),
+            services: r
+                .services
+                .iter()
+                .map(|s| {
+                    let weight: f64 = s.endpoints.iter().map(|e| e.throughput_rps).sum();
+                    let mean_response_ms = if weight > 0.0 {
+                        s.endpoints
+                            .iter()
+                            .map(|e| e.throughput_rps * e.mean_response_ms)
+                            .sum::<f64>()
+                            / weight
+                    } else {
+                        0.0
+                    };
+                    ServiceEstimate {
+                        name: s.name.clone(),
+                        utilization: s.utilization,
+                        mean_in_system: s.mean_in_system,
+                        throughput_rps: s.throughput_rps,
+                        mean_response_ms,
+                    }
+                })
+                .collect(),
+            hosts: r
+                .hosts
+                .iter()
+                .map(|h| HostEstimate {
+                    name: h.name.clone(),
+                    cpu_utilization: h.cpu_utilization,
+                })
+                .collect(),
+        };
+        let mut cache = self
+            .sim_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= SIM_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, e.clone());
+        Ok(e)
     }
 
     /// The compiled network.
@@ -193,6 +378,12 @@ impl Predictor {
     /// The estimate at the open-workload rates that best reproduce the observed service
     /// request rates (`observed`: service index → requests per second).
     pub fn predict(&self, observed: &[(usize, f64)]) -> Result<NetEstimate, DriftError> {
+        est(&with_rates(&self.net, &self.fit(observed)))
+    }
+
+    /// The open-workload rates (non-negative least squares) that best reproduce the observed
+    /// service request rates.
+    pub fn fit(&self, observed: &[(usize, f64)]) -> Vec<(usize, f64)> {
         let mut k = vec![0.0; self.unit.len()];
         for _ in 0..100 {
             for w in 0..k.len() {
@@ -211,8 +402,7 @@ impl Predictor {
                 }
             }
         }
-        let rates: Vec<(usize, f64)> = self.unit.iter().map(|(w, _)| *w).zip(k).collect();
-        est(&with_rates(&self.net, &rates))
+        self.unit.iter().map(|(w, _)| *w).zip(k).collect()
     }
 }
 
@@ -224,6 +414,11 @@ pub struct ServiceDrift {
     pub record: DriftRecord,
     /// Buckets compared.
     pub buckets: usize,
+    /// How the window's prediction was made (`analytic` or `simulate`).
+    pub method: Method,
+    /// Why `auto` chose to simulate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why_simulated: Option<String>,
 }
 
 fn ape(pred: f64, obs: Option<f64>) -> Option<f64> {
@@ -235,14 +430,34 @@ fn ape(pred: f64, obs: Option<f64>) -> Option<f64> {
     })
 }
 
-/// Drift per observed service over the given observations.
+/// Drift per observed service over the given observations, predicted by `method`.
+///
+/// Analytic: each bucket is predicted at the rates fitted to all its services, and each
+/// service's window record at the rates fitted to its own average rate. Simulated: one
+/// simulation per bucket (cached) and one for the window at the rates fitted to all services'
+/// averages; `auto` decides once per evaluation, from the window's analytic estimate.
 pub fn evaluate(
     p: &Predictor,
     obs: &BTreeMap<String, BTreeMap<i64, Observed>>,
     twin_version: i64,
     at_ms: i64,
     window_s: i64,
+    method: Method,
 ) -> Result<Vec<ServiceDrift>, DriftError> {
+    let averages: Vec<(usize, Observed)> = obs
+        .iter()
+        .filter_map(|(svc, b)| p.index.get(svc).map(|&s| (s, window_average(b))))
+        .collect();
+    let avg_rates: Vec<(usize, f64)> = averages.iter().map(|(s, o)| (*s, o.rps)).collect();
+    let (method, why_simulated) = p.resolve(method, &p.predict(&avg_rates)?);
+    let window_sim = match method {
+        Method::Simulate => Some(p.simulate_at(&p.fit(&avg_rates))?),
+        _ => None,
+    };
+    let predict_bucket = |rates: &[(usize, f64)]| match method {
+        Method::Simulate => p.simulate_at(&p.fit(rates)),
+        _ => p.predict(rates),
+    };
     // Buckets in time order, each with every service's observation.
     let mut by_bucket: BTreeMap<i64, Vec<(usize, Observed)>> = BTreeMap::new();
     for (svc, buckets) in obs {
@@ -254,7 +469,7 @@ pub fn evaluate(
     let mut apes: HashMap<usize, Vec<f64>> = HashMap::new();
     for items in by_bucket.values() {
         let rates: Vec<(usize, f64)> = items.iter().map(|(s, o)| (*s, o.rps)).collect();
-        let e = p.predict(&rates)?;
+        let e = predict_bucket(&rates)?;
         for (s, o) in items {
             let pe = &e.services[*s];
             let v = apes.entry(*s).or_default();
@@ -270,7 +485,14 @@ pub fn evaluate(
             continue;
         }
         let avg = window_average(buckets);
-        let e = p.predict(&[(s, avg.rps)])?;
+        let own;
+        let e = match &window_sim {
+            Some(e) => e,
+            None => {
+                own = p.predict(&[(s, avg.rps)])?;
+                &own
+            }
+        };
         let pe = &e.services[s];
         out.push(ServiceDrift {
             record: DriftRecord {
@@ -286,6 +508,8 @@ pub fn evaluate(
                 mape: 100.0 * errs.iter().sum::<f64>() / errs.len() as f64,
             },
             buckets: buckets.len(),
+            method,
+            why_simulated: why_simulated.clone(),
         });
     }
     Ok(out)

@@ -97,6 +97,7 @@ impl From<Error> for ApiError {
             Error::Io(e) => ApiError::Unavailable(e.to_string()),
             Error::Twin(s) => ApiError::Invalid(vec![s]),
             Error::Drift(d) => ApiError::Internal(d.to_string()),
+            Error::Pull(e) => ApiError::Unavailable(e.to_string()),
         }
     }
 }
@@ -194,6 +195,7 @@ routes! {
     get "/api/drift" VIEWER => get_drift, "Drift per service as last evaluated (MAPE of predicted vs observed latency and utilization).";
     get "/api/drift/history" VIEWER => drift_history, "Drift history: `service`, `since_ms`, `limit`.";
     post "/api/drift/evaluate" OPERATOR => evaluate_drift, "Evaluate drift now (and recalibrate if due).";
+    get "/api/pull" VIEWER => pull_status, "Prometheus pulling: range pulled, per-query outcome, failing queries with Prometheus' error, backoff.";
     post "/api/v1/write" OPERATOR => remote_write, "Prometheus remote-write v1 (protobuf, snappy).";
     post "/api/v2/series" OPERATOR => datadog_series, "Datadog series intake (JSON).";
     post "/services/collector/event" OPERATOR => splunk_event, "Splunk HTTP Event Collector (metric events).";
@@ -583,6 +585,13 @@ async fn metric_history(State(app): AppState, Query(q): Query<MetricQ>) -> ApiRe
         })
         .await?;
     Ok(Json(json!({"points": pts})))
+}
+
+async fn pull_status(State(app): AppState) -> ApiResult<Json<Value>> {
+    Ok(Json(match app.pull_status() {
+        Some(st) => json!({"pulling": true, "status": st}),
+        None => json!({"pulling": false}),
+    }))
 }
 
 async fn get_drift(State(app): AppState) -> ApiResult<Json<Value>> {

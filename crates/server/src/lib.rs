@@ -14,6 +14,7 @@ pub mod drift;
 pub mod http;
 pub mod ingest;
 pub mod openapi;
+pub mod pull;
 pub mod synth;
 pub mod wal;
 
@@ -42,6 +43,8 @@ pub mod record {
     pub const SPLUNK: u8 = 3;
     /// Counter baselines at a checkpoint (JSON).
     pub const BASELINES: u8 = 4;
+    /// Values pulled from Prometheus (JSON list of `pull::Pulled`).
+    pub const PULLED: u8 = 8;
 }
 
 /// Setting that holds the last write-ahead log segment whose content is in the store.
@@ -60,6 +63,8 @@ pub struct DriftConfig {
     pub sustain: u32,
     /// Whether to recalibrate at all.
     pub recalibrate: bool,
+    /// How predictions are made: analytic, by short simulations, or automatically.
+    pub method: drift::Method,
 }
 
 impl Default for DriftConfig {
@@ -70,6 +75,7 @@ impl Default for DriftConfig {
             threshold_pct: 20.0,
             sustain: 3,
             recalibrate: true,
+            method: drift::Method::Auto,
         }
     }
 }
@@ -123,6 +129,9 @@ pub enum Error {
     /// Bad input.
     #[error("{0}")]
     BadInput(String),
+    /// Prometheus could not be pulled from.
+    #[error(transparent)]
+    Pull(#[from] pull::PullError),
 }
 
 /// The twin in force.
@@ -181,6 +190,8 @@ pub struct App {
     pub(crate) token_cache: Mutex<HashMap<String, (doppel_store::TokenInfo, i64)>>,
     /// Counters for `/metrics`.
     pub counters: Counters,
+    /// The Prometheus puller's state, when pulling.
+    pub(crate) pull_status: Mutex<Option<pull::PullStatus>>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -332,6 +343,7 @@ impl App {
             failures: Mutex::new(HashMap::new()),
             token_cache: Mutex::new(HashMap::new()),
             counters: Counters::default(),
+            pull_status: Mutex::new(None),
         });
         app.checkpoint().await?;
         // Runs interrupted by a stop start again.
@@ -554,7 +566,20 @@ impl App {
         let Some(p) = &cur.predictor else {
             return Ok(Vec::new());
         };
-        let drifts = drift::evaluate(p, &obs, cur.version, now, cfg.window_s)?;
+        let drifts = if cfg.method == drift::Method::Analytic {
+            drift::evaluate(p, &obs, cur.version, now, cfg.window_s, cfg.method)?
+        } else {
+            // Simulations take milliseconds to a second: off the async workers.
+            let (cur2, obs2) = (Arc::clone(&cur), obs.clone());
+            tokio::task::spawn_blocking(move || {
+                let p = cur2.predictor.as_ref().ok_or_else(|| {
+                    drift::DriftError::Compile("the twin has no predictor".into())
+                })?;
+                drift::evaluate(p, &obs2, cur2.version, now, cfg.window_s, cfg.method)
+            })
+            .await
+            .map_err(|e| Error::Twin(format!("drift evaluation task: {e}")))??
+        };
         let records: Vec<_> = drifts.iter().map(|d| d.record.clone()).collect();
         self.store.put_drift(&records).await?;
         let drifting: Vec<String> = drifts
@@ -810,6 +835,7 @@ pub fn apply_record(agg: &mut Aggregator, kind: u8, payload: &[u8]) -> Result<()
         record::SPLUNK => {
             ingest::formats::apply_splunk(agg, body, now).map_err(|e| bad(e.to_string()))?;
         }
+        record::PULLED => pull::apply(agg, body).map_err(bad)?,
         record::BASELINES => {
             let b: Vec<(u64, i64, f64)> =
                 serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;

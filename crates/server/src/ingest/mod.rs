@@ -38,6 +38,18 @@ pub enum Kind {
     Utilization,
     /// Mean latency in milliseconds (a gauge).
     LatencyMs,
+    /// Failed requests (increments, e.g. pulled from Prometheus).
+    Errors,
+    /// Median latency, milliseconds (a gauge).
+    LatencyP50Ms,
+    /// 90th percentile latency, milliseconds (a gauge).
+    LatencyP90Ms,
+    /// 99th percentile latency, milliseconds (a gauge).
+    LatencyP99Ms,
+    /// Memory in use, bytes (a gauge).
+    MemoryBytes,
+    /// Fraction of time the disks were busy (a gauge).
+    DiskUtilization,
 }
 
 impl Kind {
@@ -49,7 +61,33 @@ impl Kind {
             Kind::LatencyCount => "latency_count",
             Kind::Utilization => "utilization",
             Kind::LatencyMs => "latency_ms",
+            Kind::Errors => "errors",
+            Kind::LatencyP50Ms => "latency_p50_ms",
+            Kind::LatencyP90Ms => "latency_p90_ms",
+            Kind::LatencyP99Ms => "latency_p99_ms",
+            Kind::MemoryBytes => "memory_bytes",
+            Kind::DiskUtilization => "disk_utilization",
         }
+    }
+
+    /// Every kind.
+    pub const ALL: [Kind; 11] = [
+        Kind::Requests,
+        Kind::LatencySum,
+        Kind::LatencyCount,
+        Kind::Utilization,
+        Kind::LatencyMs,
+        Kind::Errors,
+        Kind::LatencyP50Ms,
+        Kind::LatencyP90Ms,
+        Kind::LatencyP99Ms,
+        Kind::MemoryBytes,
+        Kind::DiskUtilization,
+    ];
+
+    /// The kind stored under a metric name.
+    pub fn from_metric(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.metric() == name)
     }
 
     /// Whether samples are cumulative counters.
@@ -358,16 +396,9 @@ impl Aggregator {
     /// Puts points back (their flush failed); they merge with what arrived since.
     pub fn put_back(&mut self, points: Vec<MetricPoint>) {
         for p in points {
-            let kind = [
-                Kind::Requests,
-                Kind::LatencySum,
-                Kind::LatencyCount,
-                Kind::Utilization,
-                Kind::LatencyMs,
-            ]
-            .into_iter()
-            .find(|k| k.metric() == p.metric);
-            let Some(kind) = kind else { continue };
+            let Some(kind) = Kind::from_metric(&p.metric) else {
+                continue;
+            };
             let id = self.entity_id(p.entity);
             let a = self.pending.entry((id, kind, p.bucket_ms)).or_default();
             if a.n == 0 {
