@@ -50,6 +50,42 @@ pub struct ServeArgs {
     /// node_exporter run every 30 s.
     #[arg(long, value_name = "FILE", requires = "prometheus")]
     pub pull_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// TLS options: serve HTTPS with a certificate and key from PEM files.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TlsArgs {
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The server configuration, when TLS was asked for.
+    fn config(&self) -> anyhow::Result<Option<Arc<doppel_server::tls::ServerConfig>>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => Ok(Some(doppel_server::tls::server_config(c, k)?)),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Serves plain HTTP or, with a TLS configuration, HTTPS.
+async fn serve_any(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<doppel_server::tls::ServerConfig>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    match tls {
+        Some(t) => doppel_server::serve_tls(app, listener, t, shutdown).await,
+        None => doppel_server::serve(app, listener, shutdown).await,
+    }
 }
 
 /// Drift and recalibration options.
@@ -100,6 +136,8 @@ pub struct DemoArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long, value_name = "SECONDS")]
     pub stop_after: Option<u64>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 fn init_logs() {
@@ -118,9 +156,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-fn banner(listen: SocketAddr, token: Option<&str>, extra: &str) -> anyhow::Result<()> {
+fn banner(listen: SocketAddr, tls: bool, token: Option<&str>, extra: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    let url = format!("http://{listen}");
+    let url = format!("{}://{listen}", if tls { "https" } else { "http" });
     writeln!(
         out,
         "Doppel live twin at {url}  (API description: {url}/api/openapi.json)"
@@ -245,6 +283,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             PathBuf::from(format!("{}.wal", args.store))
         }
     });
+    // Bad certificate files are reported before anything else starts.
+    let tls = args.tls.config()?;
     let mut cfg = Config::new(args.store.clone(), wal_dir);
     cfg.drift = args.drift.config();
     cfg.max_body = args.max_body;
@@ -269,8 +309,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
             None => String::new(),
         };
-        banner(listener.local_addr()?, token.as_deref(), &extra)?;
-        doppel_server::serve(app, listener, shutdown_signal(None)).await?;
+        banner(listener.local_addr()?, tls.is_some(), token.as_deref(), &extra)?;
+        serve_any(app, listener, tls, shutdown_signal(None)).await?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -298,6 +338,7 @@ fn demo_twin() -> anyhow::Result<doppel_model::Twin> {
 /// Runs `doppel demo`.
 pub fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     init_logs();
+    let tls = args.tls.config()?;
     let twin = demo_twin()?;
     let std_listener = bind(args.listen)?;
     let dir = args.data.clone().unwrap_or_else(|| {
@@ -338,7 +379,12 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             script.slow_to_s,
             script.cycle_s
         );
-        banner(listener.local_addr()?, token.as_deref(), &extra)?;
+        banner(
+            listener.local_addr()?,
+            tls.is_some(),
+            token.as_deref(),
+            &extra,
+        )?;
         let producer = tokio::spawn(doppel_server::synth::drive(
             Arc::clone(&app),
             twin,
@@ -346,7 +392,7 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             std::time::Duration::from_secs(1),
             None,
         ));
-        doppel_server::serve(app, listener, shutdown_signal(args.stop_after)).await?;
+        serve_any(app, listener, tls, shutdown_signal(args.stop_after)).await?;
         producer.abort();
         Ok(ExitCode::SUCCESS)
     })

@@ -22,6 +22,8 @@ pub mod diag;
 pub mod kubernetes;
 pub mod merge;
 pub mod netbox;
+pub mod otlp_metrics;
+mod otlp_wire;
 pub mod redact;
 pub mod terraform;
 mod text;

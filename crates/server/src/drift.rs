@@ -105,6 +105,8 @@ struct Sums {
     lat_count: Option<f64>,
     lat_ms: Option<(f64, i64)>,
     util: Option<(f64, i64)>,
+    trace_requests: Option<f64>,
+    trace_lat_sum: f64,
 }
 
 /// Observations per service and bucket from stored points (`service:` entities only).
@@ -133,6 +135,8 @@ pub fn observe(points: &[MetricPoint]) -> BTreeMap<String, BTreeMap<i64, Observe
                 e.0 += p.sum;
                 e.1 += p.count;
             }
+            "trace_requests" => *s.trace_requests.get_or_insert(0.0) += p.sum,
+            "trace_latency_seconds_sum" => s.trace_lat_sum += p.sum,
             _ => {}
         }
     }
@@ -145,10 +149,18 @@ pub fn observe(points: &[MetricPoint]) -> BTreeMap<String, BTreeMap<i64, Observe
             let obs = buckets
                 .into_iter()
                 .map(|(b, s)| {
-                    let rps = s.requests.or(s.lat_count).unwrap_or(0.0) / width;
-                    let latency_ms = match (s.lat_count, s.lat_ms) {
-                        (Some(c), _) if c > 0.0 => Some(1000.0 * s.lat_sum / c),
-                        (_, Some((sum, n))) if n > 0 => Some(sum / n as f64),
+                    // Metrics first; spans (server and root spans) when a service sends no
+                    // request metrics.
+                    let rps = s
+                        .requests
+                        .or(s.lat_count)
+                        .or(s.trace_requests)
+                        .unwrap_or(0.0)
+                        / width;
+                    let latency_ms = match (s.lat_count, s.lat_ms, s.trace_requests) {
+                        (Some(c), _, _) if c > 0.0 => Some(1000.0 * s.lat_sum / c),
+                        (_, Some((sum, n)), _) if n > 0 => Some(sum / n as f64),
+                        (_, _, Some(c)) if c > 0.0 => Some(1000.0 * s.trace_lat_sum / c),
                         _ => None,
                     };
                     let utilization = s.util.filter(|u| u.1 > 0).map(|(sum, n)| sum / n as f64);
@@ -710,4 +722,189 @@ pub fn recalibrate(
             notes.join("; ")
         ),
     )))
+}
+
+/// Window of settled traces call ratios are measured over, seconds.
+pub const CALLS_WINDOW_S: i64 = 300;
+/// Fewest traced requests of an endpoint before its call ratios are trusted.
+pub const CALLS_MIN_REQUESTS: f64 = 20.0;
+/// Relative difference between observed and modelled calls per request that triggers an update.
+pub const CALLS_TOLERANCE: f64 = 0.1;
+
+/// What settled traces showed of one endpoint: requests, and calls per callee endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ObservedCalls {
+    /// Requests whose traces settled.
+    pub requests: f64,
+    /// `(service, endpoint)` called → calls made by those requests in total.
+    pub calls: BTreeMap<(String, String), f64>,
+}
+
+/// Call statistics from stored points: `traced_requests` of `endpoint:S/E` and `calls` of
+/// `call:S/E>T/F` (see [`crate::ingest::otlp`]), summed over the points given.
+pub fn observed_calls(points: &[MetricPoint]) -> BTreeMap<(String, String), ObservedCalls> {
+    let mut out: BTreeMap<(String, String), ObservedCalls> = BTreeMap::new();
+    let ep = |s: &str| {
+        s.split_once('/')
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    };
+    for p in points {
+        match p.metric.as_str() {
+            "traced_requests" => {
+                if let Some(k) = p.entity.strip_prefix("endpoint:").and_then(ep) {
+                    out.entry(k).or_default().requests += p.sum;
+                }
+            }
+            "calls" => {
+                let Some((from, to)) = p
+                    .entity
+                    .strip_prefix("call:")
+                    .and_then(|s| s.split_once('>'))
+                else {
+                    continue;
+                };
+                if let (Some(from), Some(to)) = (ep(from), ep(to)) {
+                    *out.entry(from).or_default().calls.entry(to).or_default() += p.sum;
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The twin endpoint a traced endpoint name means: the same name, or the service's only one.
+fn twin_endpoint<'t>(twin: &'t Twin, service: &str, endpoint: &str) -> Option<&'t str> {
+    let s = twin.services.get(service)?;
+    if let Some((k, _)) = s.endpoints.get_key_value(endpoint) {
+        return Some(k.as_str());
+    }
+    if s.endpoints.len() == 1 {
+        return s.endpoints.keys().next().map(String::as_str);
+    }
+    None
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 1e4).round() / 1e4
+}
+
+/// Updates the twin's calls to match the mean calls per request measured from traces: for
+/// every endpoint with at least [`CALLS_MIN_REQUESTS`] traced requests and every callee it
+/// already calls, when the observed mean differs from the modelled one (probability × count,
+/// summed over the calls to that callee) by more than [`CALLS_TOLERANCE`], the calls become
+/// one call with `count` the mean rounded up and `probability` the mean over the count (so
+/// the mean is the observed one). Calls the traces never show are left alone (the callee may
+/// not be instrumented). Returns the new twin and the reason to record, or `None`.
+pub fn recalibrate_calls(
+    twin: &Twin,
+    observed: &BTreeMap<(String, String), ObservedCalls>,
+    window_s: i64,
+) -> Option<(Twin, String)> {
+    let mut t = twin.clone();
+    let mut notes = Vec::new();
+    for ((svc, ep), o) in observed {
+        if o.requests < CALLS_MIN_REQUESTS {
+            continue;
+        }
+        let Some(ep_name) = twin_endpoint(twin, svc, ep).map(str::to_owned) else {
+            continue;
+        };
+        for ((to, to_ep), calls) in &o.calls {
+            let Some(to_name) = twin_endpoint(twin, to, to_ep).map(str::to_owned) else {
+                continue;
+            };
+            let Some(endpoint) = t
+                .services
+                .get_mut(svc)
+                .and_then(|s| s.endpoints.get_mut(&ep_name))
+            else {
+                continue;
+            };
+            let callee_has_one = twin
+                .services
+                .get(to)
+                .is_some_and(|s| s.endpoints.len() == 1);
+            let matches = |c: &doppel_model::Call| {
+                c.service == *to
+                    && match &c.endpoint {
+                        Some(e) => *e == to_name,
+                        None => callee_has_one,
+                    }
+            };
+            let modelled: f64 = endpoint
+                .calls
+                .iter()
+                .flat_map(|s| s.calls())
+                .filter(|c| matches(c))
+                .map(|c| c.probability * f64::from(c.count))
+                .sum();
+            let any = endpoint
+                .calls
+                .iter()
+                .flat_map(|s| s.calls())
+                .any(|c| matches(c));
+            let mean = calls / o.requests;
+            if !any || (mean - modelled).abs() <= CALLS_TOLERANCE * modelled.max(0.05) {
+                continue;
+            }
+            // Keep the first matching call (its timeout, retries...), drop the others.
+            let mut first = true;
+            let count = mean.ceil().max(1.0);
+            for step in &mut endpoint.calls {
+                let list: &mut Vec<doppel_model::Call> = match step {
+                    doppel_model::CallStep::Call(c) => {
+                        if matches(c) {
+                            if first {
+                                c.count = count as u32;
+                                c.probability = round4(mean / count).min(1.0);
+                                first = false;
+                            } else {
+                                c.count = 0; // marked for removal below
+                            }
+                        }
+                        continue;
+                    }
+                    doppel_model::CallStep::Parallel(p) => &mut p.parallel,
+                };
+                for c in list.iter_mut().filter(|c| matches(c)) {
+                    if first {
+                        c.count = count as u32;
+                        c.probability = round4(mean / count).min(1.0);
+                        first = false;
+                    } else {
+                        c.count = 0;
+                    }
+                }
+                list.retain(|c| c.count > 0);
+            }
+            endpoint.calls.retain(|s| match s {
+                doppel_model::CallStep::Call(c) => c.count > 0,
+                doppel_model::CallStep::Parallel(p) => !p.parallel.is_empty(),
+            });
+            for s in &mut endpoint.calls {
+                if let doppel_model::CallStep::Parallel(p) = s
+                    && p.parallel.len() == 1
+                    && let Some(c) = p.parallel.pop()
+                {
+                    *s = doppel_model::CallStep::Call(c);
+                }
+            }
+            notes.push(format!(
+                "{svc}/{ep_name} → {to}/{to_name}: {modelled:.3} → {mean:.3} calls per request \
+                 ({} requests traced)",
+                o.requests
+            ));
+        }
+    }
+    if notes.is_empty() {
+        return None;
+    }
+    Some((
+        t,
+        format!(
+            "call ratios recalibrated from traces over the last {window_s} s: {}",
+            notes.join("; ")
+        ),
+    ))
 }

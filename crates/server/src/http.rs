@@ -102,6 +102,23 @@ impl From<Error> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The status code this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyFailures => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, msg, details) = match self {
@@ -199,6 +216,8 @@ routes! {
     post "/api/v1/write" OPERATOR => remote_write, "Prometheus remote-write v1 (protobuf, snappy).";
     post "/api/v2/series" OPERATOR => datadog_series, "Datadog series intake (JSON).";
     post "/services/collector/event" OPERATOR => splunk_event, "Splunk HTTP Event Collector (metric events).";
+    post "/v1/traces" OPERATOR => otlp_traces, "OTLP/HTTP traces (protobuf or JSON, optionally gzip): request rates and latencies per service and endpoint, call ratios.";
+    post "/v1/metrics" OPERATOR => otlp_metrics, "OTLP/HTTP metrics (protobuf or JSON, optionally gzip): sums, gauges, histograms mapped like Prometheus series.";
     get "/api/users" ADMIN => list_users, "Users and roles.";
     post "/api/users" ADMIN => create_user, "Create a user: `name`, `role` (viewer, operator, admin).";
     get "/api/tokens" ADMIN => list_tokens, "Tokens (never their secret).";
@@ -209,10 +228,12 @@ routes! {
 
 /// Intake paths: audited in aggregate (one entry per actor, path and status per flush), not
 /// per call.
-const INTAKE: [&str; 3] = [
+const INTAKE: [&str; 5] = [
     "/api/v1/write",
     "/api/v2/series",
     "/services/collector/event",
+    "/v1/traces",
+    "/v1/metrics",
 ];
 
 /// Pending aggregate audit entries of intake calls.
@@ -662,6 +683,149 @@ async fn datadog_series(State(app): AppState, body: Bytes) -> ApiResult<Response
 async fn splunk_event(State(app): AppState, body: Bytes) -> ApiResult<Response> {
     intake(&app, record::SPLUNK, &body).await?;
     Ok(Json(json!({"text": "Success", "code": 0})).into_response())
+}
+
+/// The encoding of an OTLP/HTTP request, which its response uses too.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OtlpEncoding {
+    Protobuf,
+    Json,
+}
+
+impl OtlpEncoding {
+    fn content_type(self) -> &'static str {
+        match self {
+            OtlpEncoding::Protobuf => "application/x-protobuf",
+            OtlpEncoding::Json => "application/json",
+        }
+    }
+}
+
+/// An OTLP/HTTP answer: a `google.rpc.Status` body in the request's encoding, with the status
+/// code [`ApiError::status`] gives.
+fn otlp_error(enc: OtlpEncoding, e: ApiError) -> Response {
+    let status = e.status();
+    let message = match &e {
+        ApiError::BadRequest(m) | ApiError::Unavailable(m) | ApiError::Internal(m) => m.clone(),
+        other => format!("{other:?}"),
+    };
+    if let ApiError::Internal(m) = &e {
+        tracing::error!(error = %m, "internal error");
+    }
+    // google.rpc.Code: INVALID_ARGUMENT 3, UNAVAILABLE 14, INTERNAL 13.
+    let code: u64 = match status {
+        StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => 3,
+        StatusCode::SERVICE_UNAVAILABLE => 14,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => 3,
+        _ => 13,
+    };
+    let body = match enc {
+        OtlpEncoding::Json => {
+            serde_json::to_vec(&json!({"code": code, "message": message})).unwrap_or_default()
+        }
+        OtlpEncoding::Protobuf => crate::ingest::otlp::encode_status(code, &message),
+    };
+    (status, [(header::CONTENT_TYPE, enc.content_type())], body).into_response()
+}
+
+/// Checks an OTLP/HTTP request's headers and body: its encoding and the decompressed body.
+fn otlp_body(headers: &HeaderMap, body: &[u8]) -> Result<(OtlpEncoding, Vec<u8>), Response> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let enc = match ct.as_str() {
+        "application/x-protobuf" | "application/protobuf" => OtlpEncoding::Protobuf,
+        "application/json" => OtlpEncoding::Json,
+        other => {
+            let msg = format!(
+                "unsupported Content-Type `{other}`: OTLP/HTTP takes application/x-protobuf or application/json"
+            );
+            return Err((
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                [(header::CONTENT_TYPE, "application/json")],
+                serde_json::to_vec(&json!({"code": 3, "message": msg})).unwrap_or_default(),
+            )
+                .into_response());
+        }
+    };
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    let raw = match encoding.as_str() {
+        "" | "identity" => body.to_vec(),
+        "gzip" => crate::ingest::otlp::gunzip(body)
+            .map_err(|e| otlp_error(enc, ApiError::BadRequest(e)))?,
+        other => {
+            return Err(otlp_error(
+                enc,
+                ApiError::BadRequest(format!(
+                    "unsupported Content-Encoding `{other}`: gzip or none"
+                )),
+            ));
+        }
+    };
+    Ok((enc, raw))
+}
+
+async fn otlp_intake(app: &App, kind: u8, headers: &HeaderMap, body: &[u8]) -> Response {
+    let (enc, raw) = match otlp_body(headers, body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match app
+        .ingest_otlp(kind, &raw, enc == OtlpEncoding::Json, now_ms())
+        .await
+    {
+        Ok(o) => {
+            let traces = kind == record::OTLP_TRACES;
+            let body = match enc {
+                OtlpEncoding::Json => {
+                    let v = if o.rejected == 0 {
+                        json!({})
+                    } else {
+                        let field = if traces {
+                            "rejectedSpans"
+                        } else {
+                            "rejectedDataPoints"
+                        };
+                        let mut partial = serde_json::Map::new();
+                        partial.insert(field.into(), json!(o.rejected.to_string()));
+                        partial.insert(
+                            "errorMessage".into(),
+                            json!(crate::ingest::otlp::rejected_message(traces, o.rejected)),
+                        );
+                        json!({ "partialSuccess": partial })
+                    };
+                    serde_json::to_vec(&v).unwrap_or_default()
+                }
+                OtlpEncoding::Protobuf => crate::ingest::otlp::encode_response(traces, o.rejected),
+            };
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, enc.content_type())],
+                body,
+            )
+                .into_response()
+        }
+        Err(e) => otlp_error(enc, e.into()),
+    }
+}
+
+async fn otlp_traces(State(app): AppState, headers: HeaderMap, body: Bytes) -> Response {
+    otlp_intake(&app, record::OTLP_TRACES, &headers, &body).await
+}
+
+async fn otlp_metrics(State(app): AppState, headers: HeaderMap, body: Bytes) -> Response {
+    otlp_intake(&app, record::OTLP_METRICS, &headers, &body).await
 }
 
 async fn list_users(State(app): AppState) -> ApiResult<Json<Value>> {

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod openapi;
 pub mod pull;
 pub mod synth;
+pub mod tls;
 pub mod wal;
 
 use std::collections::HashMap;
@@ -43,6 +44,11 @@ pub mod record {
     pub const SPLUNK: u8 = 3;
     /// Counter baselines at a checkpoint (JSON).
     pub const BASELINES: u8 = 4;
+    /// An OTLP/HTTP trace export: a format byte (0 protobuf, 1 JSON), then the body
+    /// (decompressed).
+    pub const OTLP_TRACES: u8 = 5;
+    /// An OTLP/HTTP metrics export, laid out as [`OTLP_TRACES`].
+    pub const OTLP_METRICS: u8 = 6;
     /// Values pulled from Prometheus (JSON list of `pull::Pulled`).
     pub const PULLED: u8 = 8;
 }
@@ -95,6 +101,9 @@ pub struct Config {
     pub flush_ms: u64,
     /// Whether bearer tokens are required (on unless explicitly turned off).
     pub auth: bool,
+    /// A trace's call graph is counted once no span of it arrived for this long,
+    /// milliseconds (default [`ingest::otlp::SETTLE_MS`]).
+    pub trace_settle_ms: i64,
 }
 
 impl Config {
@@ -107,6 +116,7 @@ impl Config {
             max_body: 16 << 20,
             flush_ms: 1000,
             auth: true,
+            trace_settle_ms: ingest::otlp::SETTLE_MS,
         }
     }
 }
@@ -170,6 +180,18 @@ pub struct Counters {
     pub ingest_requests: AtomicU64,
     /// Checkpoints written.
     pub checkpoints: AtomicU64,
+    /// Simulations running on a worker thread now.
+    pub runs_active: AtomicU64,
+}
+
+/// What an OTLP export brought: items accepted and rejected (a partial success when some
+/// were), and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtlpOutcome {
+    /// Spans or data points accepted.
+    pub accepted: u64,
+    /// Spans or data points rejected (no ids, times or values).
+    pub rejected: u64,
 }
 
 /// The running service's state.
@@ -495,6 +517,33 @@ impl App {
         Ok(agg.stats.samples - before)
     }
 
+    /// Durably logs an OTLP/HTTP export (`kind` [`record::OTLP_TRACES`] or
+    /// [`record::OTLP_METRICS`], body decompressed, JSON or protobuf), applies it, and says
+    /// how much was accepted. A body that does not decode is refused before anything happens.
+    pub async fn ingest_otlp(
+        &self,
+        kind: u8,
+        body: &[u8],
+        json: bool,
+        now: i64,
+    ) -> Result<OtlpOutcome, Error> {
+        let decoded = decode_otlp(kind, body, json)?;
+        let mut payload = Vec::with_capacity(9 + body.len());
+        payload.extend_from_slice(&now.to_le_bytes());
+        payload.push(u8::from(json));
+        payload.extend_from_slice(body);
+        let _gate = self.gate.read().await;
+        self.wal.append(kind, &payload).await?;
+        let outcome = {
+            let mut agg = lock(&self.agg);
+            apply_otlp(&mut agg, decoded, now)
+        };
+        self.counters
+            .ingest_requests
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(outcome)
+    }
+
     /// Moves the aggregated buckets into the store with the log position, then deletes the
     /// log segments they came from.
     pub async fn checkpoint(&self) -> Result<(), Error> {
@@ -503,6 +552,10 @@ impl App {
             let closed = self.wal.rotate().await?;
             let (points, base) = {
                 let mut agg = lock(&self.agg);
+                // Traces quiet for long enough give their call graph to this checkpoint.
+                let now = now_ms();
+                let settled = agg.traces.settle(now, self.cfg.trace_settle_ms);
+                ingest::otlp::count_calls(&mut agg, &settled, now);
                 (agg.take(), agg.baselines())
             };
             let mut payload = now_ms().to_le_bytes().to_vec();
@@ -525,6 +578,11 @@ impl App {
                 Err(e.into())
             }
         }
+    }
+
+    /// Spans waiting for their traces to settle.
+    pub fn trace_spans_held(&self) -> usize {
+        lock(&self.agg).traces.held()
     }
 
     /// Totals of what came in.
@@ -626,7 +684,61 @@ impl App {
             st.recalibrations += 1;
             st.last_recalibration = Some(reason);
         }
+        if cfg.recalibrate {
+            self.recalibrate_calls(now).await?;
+        }
         Ok(drifts)
+    }
+
+    /// Mean calls per request between endpoints, from the traces settled over the last
+    /// [`drift::CALLS_WINDOW_S`] seconds before `now`.
+    pub async fn observed_calls(
+        &self,
+        now: i64,
+    ) -> Result<std::collections::BTreeMap<(String, String), drift::ObservedCalls>, Error> {
+        let mut pts = Vec::new();
+        for metric in ["traced_requests", "calls"] {
+            pts.extend(
+                self.store
+                    .metrics(&MetricQuery {
+                        entity: None,
+                        metric: Some(metric.into()),
+                        resolution_s: ingest::RESOLUTION_S,
+                        from_ms: now - drift::CALLS_WINDOW_S * 1000,
+                        to_ms: now + 1,
+                        limit: 1_000_000,
+                    })
+                    .await?,
+            );
+        }
+        Ok(drift::observed_calls(&pts))
+    }
+
+    /// Updates the twin's call counts from traces when they disagree (see
+    /// [`drift::recalibrate_calls`]); returns the new version, if one was recorded.
+    pub async fn recalibrate_calls(&self, now: i64) -> Result<Option<i64>, Error> {
+        let observed = self.observed_calls(now).await?;
+        let cur = self.current();
+        let Some((twin, reason)) =
+            drift::recalibrate_calls(&cur.twin, &observed, drift::CALLS_WINDOW_S)
+        else {
+            return Ok(None);
+        };
+        let version = self.set_twin(twin, "doppel", &reason).await?;
+        self.store
+            .audit(&NewAudit {
+                at_ms: now,
+                actor: "doppel".into(),
+                action: "recalibrate calls".into(),
+                status: 0,
+                detail: format!("version {version}: {reason}"),
+            })
+            .await?;
+        tracing::info!(version, %reason, "recalibrated call ratios");
+        let mut st = lock(&self.drift);
+        st.recalibrations += 1;
+        st.last_recalibration = Some(reason);
+        Ok(Some(version))
     }
 
     /// The live token with this hash (cached for 5 s; revocations clear the cache).
@@ -660,7 +772,7 @@ impl App {
 
     /// Submits a scenario run and starts it.
     pub async fn submit_run(
-        &self,
+        self: &Arc<Self>,
         kind: &str,
         params: serde_json::Value,
         user: &str,
@@ -685,8 +797,22 @@ impl App {
         Ok(run)
     }
 
-    /// Asks a run to stop; it is marked cancelled at once.
+    /// Stops a run: it is marked cancelled at once, and a simulation in progress stops within
+    /// a few thousand events (the engine checks the flag), freeing its worker. A finished run
+    /// cannot be cancelled (409).
     pub async fn cancel_run(&self, id: i64) -> Result<doppel_store::Run, Error> {
+        let run = self
+            .store
+            .run(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("run {id}")))?;
+        if run.status.is_final() {
+            return Err(StoreError::Conflict(format!(
+                "run {id} already ended ({})",
+                run.status.as_str()
+            ))
+            .into());
+        }
         if let Some(flag) = lock(&self.cancels).get(&id) {
             flag.store(true, Ordering::Relaxed);
         }
@@ -703,11 +829,17 @@ impl App {
             .await?)
     }
 
-    fn spawn_run(&self, id: i64, kind: String, version: i64, params: serde_json::Value) {
+    /// Simulations running on a worker thread now.
+    pub fn runs_active(&self) -> u64 {
+        self.counters.runs_active.load(Ordering::Relaxed)
+    }
+
+    fn spawn_run(self: &Arc<Self>, id: i64, kind: String, version: i64, params: serde_json::Value) {
         let flag = Arc::new(AtomicBool::new(false));
         lock(&self.cancels).insert(id, Arc::clone(&flag));
-        let store = Arc::clone(&self.store);
+        let app = Arc::clone(self);
         tokio::spawn(async move {
+            let store = Arc::clone(&app.store);
             let upd = |status, progress, result, error| RunUpdate {
                 status: Some(status),
                 progress,
@@ -715,6 +847,8 @@ impl App {
                 error,
                 now_ms: now_ms(),
             };
+            // Progress in millionths, written by the simulation, read by the reporter below.
+            let progress = Arc::new(AtomicU64::new(0));
             let outcome = async {
                 store
                     .update_run(id, upd(RunStatus::Running, Some(0.0), None, None))
@@ -724,13 +858,34 @@ impl App {
                     .await?
                     .ok_or_else(|| Error::Twin(format!("version {version} is gone")))?;
                 let twin = twin_from_json(&v.twin)?;
-                let result =
-                    tokio::task::spawn_blocking(move || run_scenario(&kind, &twin, &params))
-                        .await
-                        .map_err(|e| Error::Twin(e.to_string()))??;
-                Ok::<_, Error>(result)
+                let (f, p, a) = (Arc::clone(&flag), Arc::clone(&progress), Arc::clone(&app));
+                let mut job = tokio::task::spawn_blocking(move || {
+                    a.counters.runs_active.fetch_add(1, Ordering::Relaxed);
+                    let r = run_scenario(&kind, &twin, &params, &f, &p);
+                    a.counters.runs_active.fetch_sub(1, Ordering::Relaxed);
+                    r
+                });
+                let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+                let mut last = 0;
+                let result = loop {
+                    tokio::select! {
+                        r = &mut job => break r,
+                        _ = tick.tick() => {
+                            let now = progress.load(Ordering::Relaxed);
+                            if now != last {
+                                last = now;
+                                let u = upd(RunStatus::Running, Some(now as f64 / 1e6), None, None);
+                                if let Err(e) = store.update_run(id, u).await {
+                                    tracing::debug!(run = id, error = %e, "progress not recorded");
+                                }
+                            }
+                        }
+                    }
+                };
+                result.map_err(|e| Error::Twin(e.to_string()))?
             }
             .await;
+            lock(&app.cancels).remove(&id);
             if flag.load(Ordering::Relaxed) {
                 return;
             }
@@ -749,6 +904,8 @@ fn run_scenario(
     kind: &str,
     twin: &Twin,
     params: &serde_json::Value,
+    cancel: &AtomicBool,
+    progress: &AtomicU64,
 ) -> Result<serde_json::Value, Error> {
     let net = doppel_sim::compile::compile(twin).map_err(|e| Error::Twin(e.to_string()))?;
     let f = |k: &str, d: f64| {
@@ -770,7 +927,25 @@ fn run_scenario(
                 seed: f("seed", 1.0) as u64,
                 replications: f("replications", 1.0).clamp(1.0, 64.0) as u32,
             };
-            let r = doppel_sim::simulate(&net, &cfg).map_err(|e| Error::BadInput(e.to_string()))?;
+            // Each replication's share of the simulated time, summed, in millionths.
+            let per_rep: Vec<AtomicU64> =
+                (0..cfg.replications).map(|_| AtomicU64::new(0)).collect();
+            let report = |rep: u32, t: f64| {
+                if let Some(r) = per_rep.get(rep as usize) {
+                    let share = (t / cfg.duration).clamp(0.0, 1.0) / f64::from(cfg.replications);
+                    r.store((share * 1e6) as u64, Ordering::Relaxed);
+                    let total: u64 = per_rep.iter().map(|x| x.load(Ordering::Relaxed)).sum();
+                    progress.store(total.min(1_000_000), Ordering::Relaxed);
+                }
+            };
+            let r = doppel_sim::simulate_plan_cancellable(
+                &net,
+                &doppel_sim::Plan::default(),
+                &cfg,
+                &report,
+                cancel,
+            )
+            .map_err(|e| Error::BadInput(e.to_string()))?;
             json(serde_json::to_value(&r))
         }
     }
@@ -783,6 +958,38 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Small responses (204s) must not wait for delayed ACKs.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    serve_on(app, listener, shutdown).await
+}
+
+/// As [`serve`], over TLS with `tls` (see [`tls::server_config`]).
+pub async fn serve_tls(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| {});
+    serve_on(app, listener, shutdown).await
+}
+
+async fn serve_on<L>(
+    app: Arc<App>,
+    listener: L,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    for<'a> std::net::SocketAddr:
+        axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
     let intake_audit = Arc::new(http::IntakeAudit::default());
     {
         let (app, ia) = (Arc::clone(&app), Arc::clone(&intake_audit));
@@ -794,16 +1001,8 @@ pub async fn serve(
             }
         });
     }
-    let app_for_exit = Arc::clone(&app);
+    let app_after = Arc::clone(&app);
     let router = http::router(app, intake_audit);
-    use axum::serve::ListenerExt;
-    // Small responses (204s) must not wait for delayed ACKs.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let app_after = Arc::clone(&app_for_exit);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -841,7 +1040,45 @@ pub fn apply_record(agg: &mut Aggregator, kind: u8, payload: &[u8]) -> Result<()
                 serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
             agg.restore_baselines(&b);
         }
+        record::OTLP_TRACES | record::OTLP_METRICS => {
+            let (format, body) = body
+                .split_first()
+                .ok_or_else(|| bad("short OTLP record".into()))?;
+            let decoded = decode_otlp(kind, body, *format == 1)?;
+            apply_otlp(agg, decoded, now);
+        }
         _ => return Err(bad(format!("unknown record kind {kind}"))),
     }
     Ok(())
+}
+
+/// A decoded OTLP export.
+enum Otlp {
+    Traces(Vec<doppel_import::traces::ResourceSpans>, usize),
+    Metrics(Vec<doppel_import::otlp_metrics::ResourceMetrics>, usize),
+}
+
+fn decode_otlp(kind: u8, body: &[u8], json: bool) -> Result<Otlp, Error> {
+    match kind {
+        record::OTLP_TRACES => doppel_import::traces::decode_otlp(body, json)
+            .map(|(r, n)| Otlp::Traces(r, n))
+            .map_err(|e| Error::BadInput(e.to_string())),
+        record::OTLP_METRICS => doppel_import::otlp_metrics::decode(body, json)
+            .map(|(r, n)| Otlp::Metrics(r, n))
+            .map_err(|e| Error::BadInput(e.to_string())),
+        _ => Err(Error::BadInput(format!("not an OTLP record kind: {kind}"))),
+    }
+}
+
+fn apply_otlp(agg: &mut Aggregator, decoded: Otlp, now: i64) -> OtlpOutcome {
+    match decoded {
+        Otlp::Traces(r, rejected) => OtlpOutcome {
+            accepted: ingest::otlp::apply_traces(agg, r, now),
+            rejected: rejected as u64,
+        },
+        Otlp::Metrics(r, rejected) => OtlpOutcome {
+            accepted: ingest::otlp::apply_metrics(agg, &r),
+            rejected: rejected as u64,
+        },
+    }
 }

@@ -60,6 +60,9 @@ pub fn document() -> Value {
         if matches!(r.method, "post" | "put") {
             let content = match r.path {
                 "/api/v1/write" => json!({"application/x-protobuf": {}}),
+                "/v1/traces" | "/v1/metrics" => {
+                    json!({"application/x-protobuf": {}, "application/json": {}})
+                }
                 "/api/twin" => json!({"application/yaml": {}, "application/json": {}}),
                 _ => json!({"application/json": {}}),
             };
@@ -136,6 +139,16 @@ pub fn exposition(app: &App) -> String {
         "doppel_recalibrations_total",
         "Recalibrations since start.",
         st.recalibrations,
+    );
+    let _ = writeln!(
+        o,
+        "# HELP doppel_runs_active Simulations running now.\n# TYPE doppel_runs_active gauge\ndoppel_runs_active {}",
+        app.runs_active()
+    );
+    let _ = writeln!(
+        o,
+        "# HELP doppel_trace_spans_held Spans waiting for their traces to settle.\n# TYPE doppel_trace_spans_held gauge\ndoppel_trace_spans_held {}",
+        app.trace_spans_held()
     );
     let _ = writeln!(
         o,

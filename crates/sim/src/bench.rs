@@ -8,6 +8,9 @@ use crate::net::{
 };
 use crate::rng::SimRng;
 
+/// The cancel flag of benchmark runs, which nobody cancels.
+static NEVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// What a benchmark run did (the caller times it).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct BenchResult {
@@ -69,7 +72,9 @@ pub fn tandem(customers: u64, seed: u64) -> BenchResult {
         },
         0,
         &|_, _| {},
-    );
+        &NEVER,
+    )
+    .expect("a run nobody cancels finishes");
     BenchResult {
         visits: stats.visits,
         events: stats.events,
@@ -270,8 +275,15 @@ pub fn large(seed: u64) -> BenchResult {
         warmup: 0.0,
         seed,
     };
-    let stats =
-        engine::run_replication(&prepared, &crate::plan::Plan::default(), run, 0, &|_, _| {});
+    let stats = engine::run_replication(
+        &prepared,
+        &crate::plan::Plan::default(),
+        run,
+        0,
+        &|_, _| {},
+        &NEVER,
+    )
+    .expect("a run nobody cancels finishes");
     BenchResult {
         visits: stats.visits,
         events: stats.events,

@@ -26,6 +26,8 @@ pub mod rng;
 pub mod scenario;
 mod stats;
 
+use std::sync::atomic::AtomicBool;
+
 use rayon::prelude::*;
 
 pub use dist::{Dist, Empirical};
@@ -69,6 +71,9 @@ pub enum SimError {
     /// The run configuration is out of range.
     #[error("invalid run configuration: {0}")]
     Config(String),
+    /// The caller cancelled the run (see [`simulate_plan_cancellable`]).
+    #[error("the run was cancelled")]
+    Cancelled,
 }
 
 /// Simulates `net` under `cfg`: `cfg.replications` independent replications on the current
@@ -86,7 +91,29 @@ pub fn simulate_plan(
     cfg: &SimConfig,
     progress: &(dyn Fn(u32, f64) + Sync),
 ) -> Result<SimReport, SimError> {
-    simulate_range(net, plan, cfg, 0, cfg.replications, progress)
+    simulate_range(
+        net,
+        plan,
+        cfg,
+        0,
+        cfg.replications,
+        progress,
+        &AtomicBool::new(false),
+    )
+}
+
+/// As [`simulate_plan`], stopping early when `cancel` is set: every replication looks at the
+/// flag every few thousand events (no clock, no IO) and replications not yet started do not
+/// start, so the worker threads are free again within milliseconds; the result is then
+/// [`SimError::Cancelled`].
+pub fn simulate_plan_cancellable(
+    net: &SimNet,
+    plan: &Plan,
+    cfg: &SimConfig,
+    progress: &(dyn Fn(u32, f64) + Sync),
+    cancel: &AtomicBool,
+) -> Result<SimReport, SimError> {
+    simulate_range(net, plan, cfg, 0, cfg.replications, progress, cancel)
 }
 
 /// Simulates replication `replication` of the run `cfg` describes, alone (`cfg.replications`
@@ -99,7 +126,15 @@ pub fn simulate_replication(
     cfg: &SimConfig,
     replication: u32,
 ) -> Result<SimReport, SimError> {
-    simulate_range(net, plan, cfg, replication, 1, &|_, _| {})
+    simulate_range(
+        net,
+        plan,
+        cfg,
+        replication,
+        1,
+        &|_, _| {},
+        &AtomicBool::new(false),
+    )
 }
 
 fn simulate_range(
@@ -109,6 +144,7 @@ fn simulate_range(
     first: u32,
     count: u32,
     progress: &(dyn Fn(u32, f64) + Sync),
+    cancel: &AtomicBool,
 ) -> Result<SimReport, SimError> {
     if !(cfg.duration.is_finite() && cfg.duration > 0.0) {
         return Err(SimError::Config("duration must be finite and > 0".into()));
@@ -130,10 +166,11 @@ fn simulate_range(
         warmup: cfg.warmup,
         seed: cfg.seed,
     };
-    let reps: Vec<stats::RepStats> = (first..first + count)
+    let reps: Option<Vec<stats::RepStats>> = (first..first + count)
         .into_par_iter()
-        .map(|r| engine::run_replication(&prepared, plan, run, r, progress))
+        .map(|r| engine::run_replication(&prepared, plan, run, r, progress, cancel))
         .collect();
+    let reps = reps.ok_or(SimError::Cancelled)?;
     let info = report::RunInfo {
         duration: cfg.duration,
         warmup: cfg.warmup,

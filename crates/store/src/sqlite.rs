@@ -30,8 +30,8 @@ CREATE TABLE IF NOT EXISTS metric_points (
 CREATE TABLE IF NOT EXISTS drift (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, service TEXT NOT NULL,
     twin_version INTEGER NOT NULL, window_s INTEGER NOT NULL, observed_rps REAL NOT NULL,
-    predicted_utilization REAL NOT NULL, observed_utilization REAL NOT NULL,
-    predicted_latency_ms REAL NOT NULL, observed_latency_ms REAL NOT NULL, mape REAL NOT NULL);
+    predicted_utilization REAL NOT NULL, observed_utilization REAL,
+    predicted_latency_ms REAL NOT NULL, observed_latency_ms REAL, mape REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS drift_at ON drift (at_ms);
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY, role TEXT NOT NULL, created_ms INTEGER NOT NULL);
@@ -224,9 +224,10 @@ fn drift_of(r: &Row<'_>) -> rusqlite::Result<DriftRecord> {
         window_s: r.get(3)?,
         observed_rps: r.get(4)?,
         predicted_utilization: r.get(5)?,
-        observed_utilization: r.get(6)?,
+        // Not observed (NaN) is stored as NULL: SQLite has no NaN.
+        observed_utilization: r.get::<_, Option<f64>>(6)?.unwrap_or(f64::NAN),
         predicted_latency_ms: r.get(7)?,
-        observed_latency_ms: r.get(8)?,
+        observed_latency_ms: r.get::<_, Option<f64>>(8)?.unwrap_or(f64::NAN),
         mape: r.get(9)?,
     })
 }

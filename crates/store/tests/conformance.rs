@@ -387,6 +387,15 @@ async fn drift_history_keeps_newest_in_time_order(s: &dyn Store) {
     let all = s.drift(None, 8000, 100).await.unwrap();
     assert_eq!(all.len(), 4);
     assert!(all.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+    // A service observed without utilization or latency (NaN: not observed) is kept as such.
+    let mut partial = drift(20_000, "traced", 5.0);
+    partial.observed_utilization = f64::NAN;
+    partial.observed_latency_ms = f64::NAN;
+    s.put_drift(&[partial]).await.unwrap();
+    let back = s.drift(Some("traced"), 0, 10).await.unwrap();
+    assert_eq!(back.len(), 1);
+    assert!(back[0].observed_utilization.is_nan() && back[0].observed_latency_ms.is_nan());
+    assert_eq!(back[0].mape, 5.0);
 }
 
 async fn users_and_hashed_tokens(s: &dyn Store) {

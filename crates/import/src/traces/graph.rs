@@ -54,17 +54,21 @@ fn svc_name(raw: &str) -> String {
     text::name(&redact_text(raw))
 }
 
-/// Builds the twin delta from spans read from `files` (each span's `file` indexes it).
-/// `source` and the file a service was first seen in go into its provenance block; notes
-/// about the whole set name the first file.
-pub fn build(spans: &[Span], source: &str, files: &[String], diags: &mut Vec<Diagnostic>) -> Twin {
-    let file_of = |i: usize| files.get(i).or(files.first()).cloned().unwrap_or_default();
-    let file = file_of(0);
-    let file = file.as_str();
-    let mut twin = Twin::default();
-    if spans.is_empty() {
-        return twin;
-    }
+/// One request: an entry span, the downstream calls it made (client spans of one call
+/// counted once), and the client spans that call services nobody instrumented.
+struct Request<'a> {
+    entry: &'a Span,
+    /// The span names a parent that is not in the input.
+    orphan: bool,
+    /// A root (no parent, or a parent not in the input).
+    root: bool,
+    outs: Vec<Out>,
+    peers: Vec<(String, &'a Span)>,
+}
+
+/// Indexes spans by trace and walks every entry span's own service's spans below it: the
+/// requests, ordered by trace, start and id. See the [parent module](super) for the rules.
+fn requests(spans: &[Span]) -> Vec<Request<'_>> {
     // Index spans by trace and id, first occurrence wins.
     let mut by_id: HashMap<(&str, &str), &Span> = HashMap::new();
     for s in spans {
@@ -90,32 +94,18 @@ pub fn build(spans: &[Span], source: &str, files: &[String], diags: &mut Vec<Dia
             .and_then(|p| by_id.get(&(s.trace.as_str(), p.as_str())).copied())
     };
     let instrumented: HashSet<String> = by_id.values().map(|s| svc_name(&s.service)).collect();
-
-    let mut stats: BTreeMap<Ep, Stats> = BTreeMap::new();
-    let mut peer_kinds: BTreeMap<String, ServiceKind> = BTreeMap::new();
-    let mut peer_times: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut first_seen: BTreeMap<String, (u64, usize)> = BTreeMap::new();
-    let (mut t0, mut t1) = (u64::MAX, 0u64);
-    let mut orphans = 0usize;
-
     let mut entries: Vec<&Span> = by_id
         .values()
         .copied()
         .filter(|s| parent_of(s).is_none_or(|p| p.service != s.service))
         .collect();
     entries.sort_by(|a, b| (&a.trace, a.start, &a.id).cmp(&(&b.trace, b.start, &b.id)));
-
-    for e in &entries {
-        t0 = t0.min(e.start);
-        t1 = t1.max(e.end);
-        let svc = svc_name(&e.service);
-        let fs = first_seen.entry(svc).or_insert((e.start, e.file));
-        *fs = (*fs).min((e.start, e.file));
-        if e.parent.is_some() && parent_of(e).is_none() {
-            orphans += 1;
-        }
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let parent = parent_of(e);
         // Downstream calls: walk the entry's own service's spans below it.
         let mut outs: Vec<Out> = Vec::new();
+        let mut peers = Vec::new();
         let mut stack: Vec<&Span> = vec![e];
         let mut seen: HashSet<&str> = HashSet::new();
         while let Some(s) = stack.pop() {
@@ -130,7 +120,7 @@ pub fn build(spans: &[Span], source: &str, files: &[String], diags: &mut Vec<Dia
                 } else {
                     downstream = true;
                     // The caller waits for its client span when there is one.
-                    let (start, end) = if s.client && !std::ptr::eq(s, *e) {
+                    let (start, end) = if s.client && !std::ptr::eq(s, e) {
                         (s.start, s.end)
                     } else {
                         (c.start, c.end)
@@ -148,32 +138,97 @@ pub fn build(spans: &[Span], source: &str, files: &[String], diags: &mut Vec<Dia
             {
                 let p = svc_name(peer);
                 if !instrumented.contains(&p) {
-                    let kind = match s.db_system.as_deref() {
-                        Some("redis" | "memcached") => ServiceKind::Cache,
-                        Some(_) => ServiceKind::Database,
-                        None => ServiceKind::App,
-                    };
-                    peer_kinds.entry(p.clone()).or_insert(kind);
-                    peer_times
-                        .entry(p.clone())
-                        .or_default()
-                        .push((s.end - s.start) as f64 / 1e9);
                     outs.push(Out {
-                        callee: (p, "default".into()),
+                        callee: (p.clone(), "default".into()),
                         start: s.start,
                         end: s.end,
                     });
+                    peers.push((p, s));
                 }
             }
         }
         // Client spans of a call are counted once, not once per server span below them.
         outs.sort_by(|a, b| (a.start, a.end, &a.callee).cmp(&(b.start, b.end, &b.callee)));
         outs.dedup_by(|a, b| a.start == b.start && a.end == b.end && a.callee == b.callee);
+        out.push(Request {
+            entry: e,
+            orphan: e.parent.is_some() && parent.is_none(),
+            root: parent.is_none(),
+            outs,
+            peers,
+        });
+    }
+    out
+}
 
+/// What the requests of one endpoint did downstream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointCalls {
+    /// Requests seen (entry spans).
+    pub requests: u64,
+    /// Per called endpoint `(service, endpoint)`: calls made by those requests in total.
+    pub calls: BTreeMap<(String, String), u64>,
+}
+
+/// Per endpoint `(service, endpoint)`, named as [`build`] names them: how many requests the
+/// spans hold and how many calls they made to each downstream endpoint, by the same rules
+/// as the call graph (the mean calls per request is `calls / requests`). The live twin uses
+/// it to calibrate call counts from the traces it receives.
+pub fn call_counts(spans: &[Span]) -> BTreeMap<(String, String), EndpointCalls> {
+    let mut out: BTreeMap<Ep, EndpointCalls> = BTreeMap::new();
+    for r in requests(spans) {
+        let st = out.entry(ep_of(r.entry)).or_default();
+        st.requests += 1;
+        for o in r.outs {
+            *st.calls.entry(o.callee).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// Builds the twin delta from spans read from `files` (each span's `file` indexes it).
+/// `source` and the file a service was first seen in go into its provenance block; notes
+/// about the whole set name the first file.
+pub fn build(spans: &[Span], source: &str, files: &[String], diags: &mut Vec<Diagnostic>) -> Twin {
+    let file_of = |i: usize| files.get(i).or(files.first()).cloned().unwrap_or_default();
+    let file = file_of(0);
+    let file = file.as_str();
+    let mut twin = Twin::default();
+    if spans.is_empty() {
+        return twin;
+    }
+    let mut stats: BTreeMap<Ep, Stats> = BTreeMap::new();
+    let mut peer_kinds: BTreeMap<String, ServiceKind> = BTreeMap::new();
+    let mut peer_times: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut first_seen: BTreeMap<String, (u64, usize)> = BTreeMap::new();
+    let (mut t0, mut t1) = (u64::MAX, 0u64);
+    let mut orphans = 0usize;
+
+    for r in requests(spans) {
+        let e = r.entry;
+        t0 = t0.min(e.start);
+        t1 = t1.max(e.end);
+        let svc = svc_name(&e.service);
+        let fs = first_seen.entry(svc).or_insert((e.start, e.file));
+        *fs = (*fs).min((e.start, e.file));
+        orphans += usize::from(r.orphan);
+        for (p, s) in &r.peers {
+            let kind = match s.db_system.as_deref() {
+                Some("redis" | "memcached") => ServiceKind::Cache,
+                Some(_) => ServiceKind::Database,
+                None => ServiceKind::App,
+            };
+            peer_kinds.entry(p.clone()).or_insert(kind);
+            peer_times
+                .entry(p.clone())
+                .or_default()
+                .push((s.end - s.start) as f64 / 1e9);
+        }
+        let outs = r.outs;
         let st = stats.entry(ep_of(e)).or_default();
         st.requests += 1;
         st.errors += u64::from(e.error);
-        st.roots += u64::from(e.parent.is_none() || parent_of(e).is_none());
+        st.roots += u64::from(r.root);
         let busy = union_len(&outs, e.start, e.end);
         st.exclusive
             .push((e.end - e.start).saturating_sub(busy) as f64 / 1e9);

@@ -130,6 +130,7 @@ pub(super) fn spans(file: &JsonFile<'_>, diags: &mut Vec<Diagnostic>) -> Vec<Spa
                     || tag(tags, "otel.status_code").and_then(Value::as_str) == Some("ERROR")
                     || status.is_some_and(|s| s >= 500),
                 client: matches!(kind, "client" | "producer"),
+                server: matches!(kind, "server" | "consumer"),
                 peer: tag(tags, "peer.service")
                     .and_then(Value::as_str)
                     .map(str::to_owned),

@@ -47,12 +47,74 @@ pub struct Span {
     pub error: bool,
     /// A client or producer span (a call out of the service).
     pub client: bool,
+    /// A server or consumer span (a request into the service).
+    pub server: bool,
     /// The called service as the caller names it (`peer.service`), if any.
     pub peer: Option<String>,
     /// `db.system` of a client span (`redis`, `postgresql`...), if any.
     pub db_system: Option<String>,
     /// Index of the input it was read from.
     pub file: usize,
+}
+
+/// The spans of one OTLP resource, with the resource's string attributes (`service.name`,
+/// `k8s.deployment.name`, `host.name`...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceSpans {
+    /// String-valued resource attributes, in order.
+    pub attributes: Vec<(String, String)>,
+    /// Its spans (`file` is 0).
+    pub spans: Vec<Span>,
+}
+
+/// An OTLP trace export that could not be decoded at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OtlpError {
+    /// Not JSON, or JSON without `resourceSpans`.
+    #[error("invalid OTLP JSON traces at `{pointer}`: {message}")]
+    Json {
+        /// JSON Pointer of the offending node.
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A malformed protobuf message.
+    #[error("invalid OTLP protobuf traces at byte {offset} (`{pointer}`): {message}")]
+    Protobuf {
+        /// Byte offset.
+        offset: usize,
+        /// JSON Pointer the node would have in the JSON encoding.
+        pointer: String,
+        /// What is wrong.
+        message: &'static str,
+    },
+}
+
+/// Decodes an OTLP/HTTP trace export (`ExportTraceServiceRequest`) as the receiver of a live
+/// twin gets it: protobuf, or JSON when `json`. Returns the spans per resource and how many
+/// spans were rejected (no ids or times, or ending before they start), for a partial-success
+/// answer. The same readers as the file importer ([`Otlp`]).
+pub fn decode_otlp(body: &[u8], json: bool) -> Result<(Vec<ResourceSpans>, usize), OtlpError> {
+    if json {
+        let doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| OtlpError::Json {
+            pointer: String::new(),
+            message: e.to_string(),
+        })?;
+        let mut rejected = 0usize;
+        let rs = otlp::resources(&doc, &mut |_, _| rejected += 1).map_err(|(pointer, m)| {
+            OtlpError::Json {
+                pointer,
+                message: m.to_owned(),
+            }
+        })?;
+        Ok((rs, rejected))
+    } else {
+        otlp_pb::resources(body).map_err(|e| OtlpError::Protobuf {
+            offset: e.offset,
+            pointer: e.pointer,
+            message: e.what,
+        })
+    }
 }
 
 /// Reads OTLP JSON traces.

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Span, u64_field};
+use super::{ResourceSpans, Span, u64_field};
 use crate::text::{JsonFile, str_at};
 use crate::{Diagnostic, Severity};
 
@@ -35,28 +35,50 @@ fn is_client(span: &Value) -> bool {
     }
 }
 
-pub(super) fn spans(file: &JsonFile<'_>, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
-    let mut out = Vec::new();
-    let Some(resources) = file.value.get("resourceSpans") else {
-        diags.push(file.diag(
-            Severity::Error,
-            "",
-            "not OTLP JSON traces: no `resourceSpans`",
-        ));
-        return out;
+fn is_server(span: &Value) -> bool {
+    match span.get("kind") {
+        // SERVER = 2, CONSUMER = 5.
+        Some(Value::Number(n)) => matches!(n.as_u64(), Some(2 | 5)),
+        Some(Value::String(s)) => matches!(s.as_str(), "SPAN_KIND_SERVER" | "SPAN_KIND_CONSUMER"),
+        _ => false,
+    }
+}
+
+/// The string-valued attributes of a resource, in order.
+fn string_attrs(attrs: Option<&Value>) -> Vec<(String, String)> {
+    attrs
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            let k = str_at(a, "key")?;
+            let v = a.pointer("/value/stringValue")?.as_str()?;
+            Some((k.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// Reads `resourceSpans` of an OTLP JSON document; `warn(pointer, message)` hears about
+/// skipped spans. An error names the pointer and the problem.
+pub(super) fn resources(
+    doc: &Value,
+    warn: &mut dyn FnMut(&str, &str),
+) -> Result<Vec<ResourceSpans>, (String, &'static str)> {
+    let Some(resources) = doc.get("resourceSpans") else {
+        return Err((String::new(), "not OTLP JSON traces: no `resourceSpans`"));
     };
     let Some(resources) = resources.as_array() else {
-        diags.push(file.diag(
-            Severity::Error,
-            "/resourceSpans",
-            "`resourceSpans` is not a list",
-        ));
-        return out;
+        return Err(("/resourceSpans".into(), "`resourceSpans` is not a list"));
     };
+    let mut out = Vec::new();
     for (r, res) in resources.iter().enumerate() {
-        let service = attr(res.pointer("/resource/attributes"), "service.name")
-            .unwrap_or("unknown_service")
+        let attributes = string_attrs(res.pointer("/resource/attributes"));
+        let service = attributes
+            .iter()
+            .find(|(k, _)| k == "service.name")
+            .map_or("unknown_service", |(_, v)| v.as_str())
             .to_owned();
+        let mut spans = Vec::new();
         let scopes = res
             .get("scopeSpans")
             .or_else(|| res.get("instrumentationLibrarySpans"))
@@ -72,34 +94,22 @@ pub(super) fn spans(file: &JsonFile<'_>, diags: &mut Vec<Diagnostic>) -> Vec<Spa
                 let at = format!("/resourceSpans/{r}/scopeSpans/{s}/spans/{i}");
                 let (Some(trace), Some(id)) = (str_at(span, "traceId"), str_at(span, "spanId"))
                 else {
-                    diags.push(file.diag(
-                        Severity::Warning,
-                        &at,
-                        "span without traceId or spanId; skipped",
-                    ));
+                    warn(&at, "span without traceId or spanId; skipped");
                     continue;
                 };
                 let (Some(start), Some(end)) = (
                     u64_field(span.get("startTimeUnixNano")),
                     u64_field(span.get("endTimeUnixNano")),
                 ) else {
-                    diags.push(file.diag(
-                        Severity::Warning,
-                        &at,
-                        "span without start or end time; skipped",
-                    ));
+                    warn(&at, "span without start or end time; skipped");
                     continue;
                 };
                 if end < start {
-                    diags.push(file.diag(
-                        Severity::Warning,
-                        &at,
-                        "span ends before it starts; skipped",
-                    ));
+                    warn(&at, "span ends before it starts; skipped");
                     continue;
                 }
                 let attrs = span.get("attributes");
-                out.push(Span {
+                spans.push(Span {
                     trace: trace.to_ascii_lowercase(),
                     id: id.to_ascii_lowercase(),
                     parent: str_at(span, "parentSpanId")
@@ -111,12 +121,31 @@ pub(super) fn spans(file: &JsonFile<'_>, diags: &mut Vec<Diagnostic>) -> Vec<Spa
                     end,
                     error: is_error(span),
                     client: is_client(span),
+                    server: is_server(span),
                     peer: attr(attrs, "peer.service").map(str::to_owned),
                     db_system: attr(attrs, "db.system").map(str::to_owned),
                     file: 0,
                 });
             }
         }
+        out.push(ResourceSpans { attributes, spans });
     }
-    out
+    Ok(out)
+}
+
+pub(super) fn spans(file: &JsonFile<'_>, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
+    let mut warnings = Vec::new();
+    let got = resources(&file.value, &mut |at, msg| {
+        warnings.push((at.to_owned(), msg.to_owned()));
+    });
+    for (at, msg) in warnings {
+        diags.push(file.diag(Severity::Warning, &at, msg));
+    }
+    match got {
+        Ok(rs) => rs.into_iter().flat_map(|r| r.spans).collect(),
+        Err((at, msg)) => {
+            diags.push(file.diag(Severity::Error, &at, msg));
+            Vec::new()
+        }
+    }
 }

@@ -6,103 +6,10 @@
 //! Diagnostics point at the byte offset (line 1, column offset + 1) and at the JSON Pointer the
 //! same node would have in the JSON encoding.
 
-use super::Span;
+use super::{ResourceSpans, Span};
+use crate::otlp_wire::{Bad, Field, Reader};
 use crate::text::file_diag;
 use crate::{Diagnostic, Input, Severity};
-
-/// A wire-format problem at a byte offset.
-struct Bad(usize, &'static str);
-
-/// One field: number, and its payload.
-enum Field<'a> {
-    Varint(u64),
-    Fixed64(u64),
-    Bytes(&'a [u8]),
-    Fixed32,
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    /// Offset of `buf` in the whole file, for diagnostics.
-    base: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8], base: usize) -> Self {
-        Reader { buf, pos: 0, base }
-    }
-
-    fn at(&self) -> usize {
-        self.base + self.pos
-    }
-
-    fn varint(&mut self) -> Result<u64, Bad> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *self
-                .buf
-                .get(self.pos)
-                .ok_or(Bad(self.at(), "truncated varint"))?;
-            self.pos += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(Bad(self.at(), "varint longer than 10 bytes"))
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], Bad> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len());
-        let end = end.ok_or(Bad(
-            self.at(),
-            "field runs past the end of its message (truncated?)",
-        ))?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-
-    /// The next field, or `None` at the end of the message.
-    fn next(&mut self) -> Result<Option<(u64, usize, Field<'a>)>, Bad> {
-        if self.pos >= self.buf.len() {
-            return Ok(None);
-        }
-        let key = self.varint()?;
-        let (num, wire) = (key >> 3, key & 7);
-        if num == 0 {
-            return Err(Bad(self.at(), "field number 0"));
-        }
-        let start = self.at();
-        let f = match wire {
-            0 => Field::Varint(self.varint()?),
-            1 => {
-                let b = self.take(8)?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                Field::Fixed64(u64::from_le_bytes(a))
-            }
-            2 => {
-                let n = usize::try_from(self.varint()?)
-                    .map_err(|_| Bad(self.at(), "length too large"))?;
-                let start = self.at();
-                return Ok(Some((num, start, Field::Bytes(self.take(n)?))));
-            }
-            5 => {
-                self.take(4)?;
-                Field::Fixed32
-            }
-            _ => {
-                return Err(Bad(
-                    self.at(),
-                    "unsupported wire type (groups are not used by OTLP)",
-                ));
-            }
-        };
-        Ok(Some((num, start, f)))
-    }
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -184,77 +91,107 @@ fn span(buf: &[u8], base: usize, service: &str) -> Result<Option<Span>, Bad> {
         end,
         error,
         client: matches!(kind, 3 | 4),
+        server: matches!(kind, 2 | 5),
         peer,
         db_system: db,
         file: 0,
     }))
 }
 
-/// The spans of a protobuf-encoded trace export.
-pub(super) fn spans(input: &Input<'_>, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
+/// A wire-format problem: where (byte offset), what, and the JSON Pointer of the node.
+pub(super) struct WireError {
+    pub(super) offset: usize,
+    pub(super) what: &'static str,
+    pub(super) pointer: String,
+}
+
+/// Decodes a protobuf trace export into its resources (string attributes and spans); also
+/// returns how many spans were skipped for lacking ids or times.
+pub(super) fn resources(bytes: &[u8]) -> Result<(Vec<ResourceSpans>, usize), WireError> {
     let mut out = Vec::new();
     let mut skipped = 0usize;
-    let result = (|| -> Result<(), (Bad, String)> {
-        let mut top = Reader::new(input.bytes, 0);
-        let mut r_idx = 0usize;
-        while let Some((num, at, f)) = top.next().map_err(|b| (b, String::new()))? {
-            let (1, Field::Bytes(rs)) = (num, f) else {
-                continue;
-            };
-            let here = format!("/resourceSpans/{r_idx}");
-            r_idx += 1;
-            let mut service = "unknown_service".to_owned();
-            let mut scopes: Vec<(usize, &[u8])> = Vec::new();
-            let mut r = Reader::new(rs, at);
-            while let Some((n, at, f)) = r.next().map_err(|b| (b, here.clone()))? {
-                match (n, f) {
-                    (1, Field::Bytes(res)) => {
-                        let mut a = Reader::new(res, at);
-                        while let Some((m, at, f)) =
-                            a.next().map_err(|b| (b, format!("{here}/resource")))?
+    let fail = |Bad(offset, what): Bad, pointer: String| WireError {
+        offset,
+        what,
+        pointer,
+    };
+    let mut top = Reader::new(bytes, 0);
+    let mut r_idx = 0usize;
+    while let Some((num, at, f)) = top.next().map_err(|b| fail(b, String::new()))? {
+        let (1, Field::Bytes(rs)) = (num, f) else {
+            continue;
+        };
+        let here = format!("/resourceSpans/{r_idx}");
+        r_idx += 1;
+        let mut attributes: Vec<(String, String)> = Vec::new();
+        let mut scopes: Vec<(usize, &[u8])> = Vec::new();
+        let mut r = Reader::new(rs, at);
+        while let Some((n, at, f)) = r.next().map_err(|b| fail(b, here.clone()))? {
+            match (n, f) {
+                (1, Field::Bytes(res)) => {
+                    let mut a = Reader::new(res, at);
+                    while let Some((m, at, f)) =
+                        a.next().map_err(|b| fail(b, format!("{here}/resource")))?
+                    {
+                        if let (1, Field::Bytes(kv)) = (m, f)
+                            && let (k, Some(v)) = key_value(kv, at)
+                                .map_err(|b| fail(b, format!("{here}/resource")))?
                         {
-                            if let (1, Field::Bytes(kv)) = (m, f)
-                                && let (k, Some(v)) = key_value(kv, at)
-                                    .map_err(|b| (b, format!("{here}/resource")))?
-                                && k == "service.name"
-                            {
-                                service = v;
-                            }
+                            attributes.push((k, v));
                         }
                     }
-                    (2 | 1000, Field::Bytes(ss)) => scopes.push((at, ss)),
-                    _ => {}
                 }
+                (2 | 1000, Field::Bytes(ss)) => scopes.push((at, ss)),
+                _ => {}
             }
-            for (s_idx, (at, ss)) in scopes.into_iter().enumerate() {
-                let mut r = Reader::new(ss, at);
-                let mut i = 0usize;
-                while let Some((n, at, f)) = r
-                    .next()
-                    .map_err(|b| (b, format!("{here}/scopeSpans/{s_idx}")))?
-                {
-                    if let (2, Field::Bytes(sp)) = (n, f) {
-                        let ptr = format!("{here}/scopeSpans/{s_idx}/spans/{i}");
-                        i += 1;
-                        match span(sp, at, &service).map_err(|b| (b, ptr))? {
-                            Some(s) => out.push(s),
-                            None => skipped += 1,
-                        }
+        }
+        let service = attributes
+            .iter()
+            .find(|(k, _)| k == "service.name")
+            .map_or("unknown_service", |(_, v)| v.as_str())
+            .to_owned();
+        let mut spans = Vec::new();
+        for (s_idx, (at, ss)) in scopes.into_iter().enumerate() {
+            let mut r = Reader::new(ss, at);
+            let mut i = 0usize;
+            while let Some((n, at, f)) = r
+                .next()
+                .map_err(|b| fail(b, format!("{here}/scopeSpans/{s_idx}")))?
+            {
+                if let (2, Field::Bytes(sp)) = (n, f) {
+                    let ptr = format!("{here}/scopeSpans/{s_idx}/spans/{i}");
+                    i += 1;
+                    match span(sp, at, &service).map_err(|b| fail(b, ptr))? {
+                        Some(s) => spans.push(s),
+                        None => skipped += 1,
                     }
                 }
             }
         }
-        Ok(())
-    })();
-    if let Err((Bad(offset, what), pointer)) = result {
-        diags.push(file_diag(
-            input.name,
-            Severity::Error,
-            (1, u32::try_from(offset + 1).unwrap_or(u32::MAX)),
-            &pointer,
-            format!("not a valid OTLP protobuf trace export: {what} at byte {offset}"),
-        ));
+        out.push(ResourceSpans { attributes, spans });
     }
+    Ok((out, skipped))
+}
+
+/// The spans of a protobuf-encoded trace export.
+pub(super) fn spans(input: &Input<'_>, diags: &mut Vec<Diagnostic>) -> Vec<Span> {
+    let (out, skipped) = match resources(input.bytes) {
+        Ok((rs, skipped)) => (rs.into_iter().flat_map(|r| r.spans).collect(), skipped),
+        Err(WireError {
+            offset,
+            what,
+            pointer,
+        }) => {
+            diags.push(file_diag(
+                input.name,
+                Severity::Error,
+                (1, u32::try_from(offset + 1).unwrap_or(u32::MAX)),
+                &pointer,
+                format!("not a valid OTLP protobuf trace export: {what} at byte {offset}"),
+            ));
+            (Vec::new(), 0)
+        }
+    };
     if skipped > 0 {
         diags.push(file_diag(
             input.name,

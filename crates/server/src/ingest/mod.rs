@@ -15,6 +15,7 @@
 //! Other series are counted and dropped: the twin keeps what it can compare with predictions.
 
 pub mod formats;
+pub mod otlp;
 pub mod remote_write;
 
 use std::collections::{HashMap, HashSet};
@@ -50,6 +51,14 @@ pub enum Kind {
     MemoryBytes,
     /// Fraction of time the disks were busy (a gauge).
     DiskUtilization,
+    /// Requests seen as server or root spans (increments).
+    TraceRequests,
+    /// Seconds those spans took (increments).
+    TraceLatencySum,
+    /// Requests of an endpoint whose traces settled (increments; see [`otlp`]).
+    TracedRequests,
+    /// Calls from one endpoint to another in settled traces (increments).
+    Calls,
 }
 
 impl Kind {
@@ -67,11 +76,15 @@ impl Kind {
             Kind::LatencyP99Ms => "latency_p99_ms",
             Kind::MemoryBytes => "memory_bytes",
             Kind::DiskUtilization => "disk_utilization",
+            Kind::TraceRequests => "trace_requests",
+            Kind::TraceLatencySum => "trace_latency_seconds_sum",
+            Kind::TracedRequests => "traced_requests",
+            Kind::Calls => "calls",
         }
     }
 
     /// Every kind.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Requests,
         Kind::LatencySum,
         Kind::LatencyCount,
@@ -83,6 +96,10 @@ impl Kind {
         Kind::LatencyP99Ms,
         Kind::MemoryBytes,
         Kind::DiskUtilization,
+        Kind::TraceRequests,
+        Kind::TraceLatencySum,
+        Kind::TracedRequests,
+        Kind::Calls,
     ];
 
     /// The kind stored under a metric name.
@@ -201,6 +218,8 @@ pub struct Aggregator {
     pending: HashMap<(u32, Kind, i64), Acc, Fast>,
     /// Totals since start.
     pub stats: IngestStats,
+    /// Spans waiting for their traces to settle.
+    pub traces: otlp::TraceBuffer,
 }
 
 const K: u64 = 0x517c_c1b7_2722_0a95;
