@@ -309,7 +309,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
             None => String::new(),
         };
-        banner(listener.local_addr()?, tls.is_some(), token.as_deref(), &extra)?;
+        banner(
+            listener.local_addr()?,
+            tls.is_some(),
+            token.as_deref(),
+            &extra,
+        )?;
         serve_any(app, listener, tls, shutdown_signal(None)).await?;
         Ok(ExitCode::SUCCESS)
     })
