@@ -337,8 +337,11 @@ struct Builder<'n, 't> {
     door_class: Vec<(u32, Option<usize>)>,
     /// Flow verdicts between classes: (source class, door host class, port, protocol,
     /// service) → the summary and allowing rules when allowed.
-    verdicts: HashMap<(u32, u32, u16, &'static str, Option<usize>), Option<Allowed>>,
+    verdicts: HashMap<VerdictKey, Option<Allowed>>,
 }
+
+/// A flow verdict's key: source class, door host class, port, protocol, service.
+type VerdictKey = (u32, u32, u16, &'static str, Option<usize>);
 
 /// An allowed flow: its one-line summary and the rules that let it through.
 type Allowed = (String, Vec<(String, usize)>);
@@ -362,11 +365,7 @@ impl Classes {
         let mut any_instance_peer = false;
         let mut cidrs = Vec::new();
         let mut see = |p: &str| match Peer::parse(p) {
-            Ok(Peer::Cidr(c)) => {
-                if !cidrs.contains(&c) {
-                    cidrs.push(c);
-                }
-            }
+            Ok(Peer::Cidr(c)) if !cidrs.contains(&c) => cidrs.push(c),
             Ok(Peer::Entity(id)) if id.kind == doppel_model::Kind::Host => {
                 named.insert(id.name);
             }

@@ -839,11 +839,7 @@ pub fn recalibrate_calls(
                 .filter(|c| matches(c))
                 .map(|c| c.probability * f64::from(c.count))
                 .sum();
-            let any = endpoint
-                .calls
-                .iter()
-                .flat_map(|s| s.calls())
-                .any(|c| matches(c));
+            let any = endpoint.calls.iter().flat_map(|s| s.calls()).any(matches);
             let mean = calls / o.requests;
             if !any || (mean - modelled).abs() <= CALLS_TOLERANCE * modelled.max(0.05) {
                 continue;

@@ -740,7 +740,7 @@ fn otlp_error(enc: OtlpEncoding, e: ApiError) -> Response {
 }
 
 /// Checks an OTLP/HTTP request's headers and body: its encoding and the decompressed body.
-fn otlp_body(headers: &HeaderMap, body: &[u8]) -> Result<(OtlpEncoding, Vec<u8>), Response> {
+fn otlp_body(headers: &HeaderMap, body: &[u8]) -> Result<(OtlpEncoding, Vec<u8>), Box<Response>> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -757,12 +757,14 @@ fn otlp_body(headers: &HeaderMap, body: &[u8]) -> Result<(OtlpEncoding, Vec<u8>)
             let msg = format!(
                 "unsupported Content-Type `{other}`: OTLP/HTTP takes application/x-protobuf or application/json"
             );
-            return Err((
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                [(header::CONTENT_TYPE, "application/json")],
-                serde_json::to_vec(&json!({"code": 3, "message": msg})).unwrap_or_default(),
-            )
-                .into_response());
+            return Err(Box::new(
+                (
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    serde_json::to_vec(&json!({"code": 3, "message": msg})).unwrap_or_default(),
+                )
+                    .into_response(),
+            ));
         }
     };
     let encoding = headers
@@ -774,14 +776,14 @@ fn otlp_body(headers: &HeaderMap, body: &[u8]) -> Result<(OtlpEncoding, Vec<u8>)
     let raw = match encoding.as_str() {
         "" | "identity" => body.to_vec(),
         "gzip" => crate::ingest::otlp::gunzip(body)
-            .map_err(|e| otlp_error(enc, ApiError::BadRequest(e)))?,
+            .map_err(|e| Box::new(otlp_error(enc, ApiError::BadRequest(e))))?,
         other => {
-            return Err(otlp_error(
+            return Err(Box::new(otlp_error(
                 enc,
                 ApiError::BadRequest(format!(
                     "unsupported Content-Encoding `{other}`: gzip or none"
                 )),
-            ));
+            )));
         }
     };
     Ok((enc, raw))
@@ -790,7 +792,7 @@ fn otlp_body(headers: &HeaderMap, body: &[u8]) -> Result<(OtlpEncoding, Vec<u8>)
 async fn otlp_intake(app: &App, kind: u8, headers: &HeaderMap, body: &[u8]) -> Response {
     let (enc, raw) = match otlp_body(headers, body) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match app
         .ingest_otlp(kind, &raw, enc == OtlpEncoding::Json, now_ms())

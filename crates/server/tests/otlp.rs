@@ -56,7 +56,7 @@ async fn harness() -> Harness {
     assert_eq!(loaded.errors().count(), 0, "{:?}", loaded.diagnostics);
     let mut cfg = Config::new("unused", dir.path().join("wal"));
     cfg.trace_settle_ms = 0;
-    let store = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).unwrap());
+    let store = Arc::new(SqliteStore::open(dir.path().join("db.sqlite")).unwrap());
     let (app, token) = App::start_with(cfg, store, Some(loaded.twin))
         .await
         .unwrap();
@@ -321,7 +321,7 @@ async fn metrics_map_like_prometheus_and_survive_a_replay() {
     let loaded = doppel_model::load_str("shop.yaml", SHOP);
     let mut cfg = Config::new("unused", dir.join("wal"));
     cfg.trace_settle_ms = 0;
-    let store = Arc::new(SqliteStore::open(&dir.join("db.sqlite")).unwrap());
+    let store = Arc::new(SqliteStore::open(dir.join("db.sqlite")).unwrap());
     let (app, _) = App::start_with(cfg, store, Some(loaded.twin))
         .await
         .unwrap();
