@@ -92,17 +92,25 @@ fn start_demo(dir: &Path) -> (Demo, String, String) {
         .unwrap();
     let out = child.stdout.take().unwrap();
     let demo = Demo(child);
+    // Keep reading the demo's output for as long as it runs: a closed pipe would stop it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            // Once the test has what it needs nobody listens; the lines are dropped.
+            let _ = tx.send(line);
+        }
+    });
     let (mut url, mut token) = (None, None);
-    for line in BufReader::new(out).lines() {
-        let line = line.unwrap();
+    while url.is_none() || token.is_none() {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the demo printed its address and token");
         if let Some(rest) = line.strip_prefix("Doppel live twin at ") {
             url = rest.split_whitespace().next().map(str::to_owned);
         }
         if let Some(t) = line.strip_prefix("Admin token (shown once, store it now): ") {
             token = Some(t.trim().to_owned());
-        }
-        if url.is_some() && token.is_some() {
-            break;
         }
     }
     (demo, url.unwrap(), token.unwrap())
