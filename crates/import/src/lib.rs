@@ -17,6 +17,7 @@
 //! assert_eq!(result.delta.services["web"].version.as_deref(), Some("1.27"));
 //! ```
 
+pub mod access_log;
 pub mod ansible;
 pub mod diag;
 pub mod kubernetes;

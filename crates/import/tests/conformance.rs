@@ -258,3 +258,79 @@ fn every_importer_survives_mutated_samples() {
         }
     }
 }
+
+/// Access logs are records, not a twin: the same rules in their terms. Reading is
+/// deterministic; every line is counted once (records + malformed + blank = lines); every
+/// diagnostic names the file and a line; junk is reported, never silently dropped; mutations
+/// never panic.
+#[test]
+fn access_logs_conform() {
+    use doppel_import::access_log::{Format, read_all};
+    const LOGS: [&str; 3] = [
+        "access_log/nginx_combined.log",
+        "access_log/apache_common.log",
+        "access_log/nginx_json.log",
+    ];
+    let check = |name: &str, bytes: &[u8]| {
+        let a = read_all(name, bytes, Format::Auto);
+        let b = read_all(name, bytes, Format::Auto);
+        assert_eq!(a, b, "{name}: not deterministic");
+        let (records, diags, stats) = a;
+        assert_eq!(
+            stats.records + stats.malformed + stats.blank,
+            stats.lines,
+            "{name}: lines miscounted: {stats:?}"
+        );
+        assert_eq!(records.len() as u64, stats.records);
+        for d in &diags {
+            assert_eq!(d.file, name, "diagnostic names another file: {d}");
+            assert!(d.line >= 1 && d.col >= 1, "unpositioned: {d}");
+        }
+        (records, diags, stats)
+    };
+    for rel in LOGS {
+        let bytes = data(rel);
+        let (records, _, _) = check(rel, &bytes);
+        assert!(!records.is_empty(), "{rel}: nothing read");
+        for seed in 0..24u64 {
+            let noise = random_bytes(seed, 8);
+            let mut m = bytes.clone();
+            let at = usize::from(noise[0]) * usize::from(noise[1]) % m.len().max(1);
+            match seed % 3 {
+                0 => m.truncate(at),
+                1 => m.splice(at..at, noise.iter().copied()).for_each(drop),
+                _ => {
+                    if let Some(b) = m.get_mut(at) {
+                        *b = noise[2];
+                    }
+                }
+            }
+            check(rel, &m);
+        }
+    }
+    let junk: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.log", Vec::new()),
+        ("random.bin", random_bytes(7, 4096)),
+        (
+            "random-ascii.log",
+            random_bytes(11, 4096)
+                .iter()
+                .map(|b| if b % 40 == 0 { b'\n' } else { b'!' + b % 90 })
+                .collect(),
+        ),
+        ("deep.json", "[".repeat(100_000).into_bytes()),
+        ("bomb.yaml", alias_bomb()),
+    ];
+    for (name, bytes) in junk {
+        let (records, diags, _) = check(name, &bytes);
+        assert!(records.is_empty(), "{name}: junk gave records");
+        assert!(
+            diags.iter().any(|d| d.file == name
+                && matches!(
+                    d.severity,
+                    doppel_import::Severity::Error | doppel_import::Severity::Warning
+                )),
+            "{name}: junk passed silently: {diags:#?}"
+        );
+    }
+}

@@ -18,6 +18,8 @@ pub mod predictions;
 pub mod pull;
 pub mod synth;
 pub mod tls;
+pub mod topology;
+pub mod ui;
 pub mod wal;
 
 use std::collections::HashMap;

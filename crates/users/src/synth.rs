@@ -1,0 +1,282 @@
+//! A seeded generator of access logs from known cohorts (known chains, think times and arrival
+//! rates): the ground truth the learner is checked against, and demo data. Sessions arrive as
+//! a Poisson process per hour (rate by hour of day times a weekday factor), walk their
+//! cohort's chain, and pause a log-normal think time between pages. Endpoint templates are
+//! filled in (`{id}` with a number, `{slug}` with one of a fixed list of names).
+
+use std::collections::BTreeMap;
+
+use doppel_sim::rng::SimRng;
+
+/// One cohort's true behaviour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrueCohort {
+    /// The user agent its sessions send (decides the device class).
+    pub user_agent: String,
+    /// Attributes written to JSON logs (`region`, `plan`).
+    pub attributes: BTreeMap<String, String>,
+    /// First page: endpoint (`METHOD /template`) and probability.
+    pub entry: Vec<(String, f64)>,
+    /// Per endpoint: next endpoints with probabilities (the rest is the exit probability).
+    pub chain: Vec<(String, Vec<(String, f64)>)>,
+    /// Think time: ln-mean and ln-standard deviation (seconds).
+    pub think_mu: f64,
+    /// Think time's ln-standard deviation.
+    pub think_sigma: f64,
+    /// Sessions per hour at each local hour (24 values).
+    pub per_hour: Vec<f64>,
+    /// Weekday factors, Monday first (7 values).
+    pub weekday: Vec<f64>,
+    /// Probability that a page is answered 503.
+    pub error_rate: f64,
+}
+
+impl TrueCohort {
+    /// The exit probability after `endpoint`.
+    pub fn exit(&self, endpoint: &str) -> f64 {
+        self.chain
+            .iter()
+            .find(|(e, _)| e == endpoint)
+            .map_or(1.0, |(_, next)| {
+                1.0 - next.iter().map(|(_, p)| p).sum::<f64>()
+            })
+    }
+}
+
+/// One generated request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Unix seconds.
+    pub time: f64,
+    /// Index of its cohort.
+    pub cohort: usize,
+    /// Index of its session (global).
+    pub session: u64,
+    /// HTTP method.
+    pub method: String,
+    /// Concrete path.
+    pub path: String,
+    /// Response status.
+    pub status: u16,
+}
+
+/// Slugs filling `{slug}`: more than the learner's default collapse threshold, so that the
+/// position must be learned as high-cardinality.
+const SLUGS: [&str; 40] = [
+    "boots",
+    "sandals",
+    "trainers",
+    "loafers",
+    "heels",
+    "slippers",
+    "socks",
+    "laces",
+    "insoles",
+    "polish",
+    "jackets",
+    "coats",
+    "scarves",
+    "gloves",
+    "hats",
+    "belts",
+    "bags",
+    "wallets",
+    "watches",
+    "sunglasses",
+    "shirts",
+    "blouses",
+    "jeans",
+    "shorts",
+    "skirts",
+    "dresses",
+    "sweaters",
+    "hoodies",
+    "vests",
+    "pyjamas",
+    "swimwear",
+    "raincoats",
+    "umbrellas",
+    "ties",
+    "cufflinks",
+    "rings",
+    "bracelets",
+    "necklaces",
+    "earrings",
+    "brooches",
+];
+
+fn pick(rng: &mut SimRng, items: &[(String, f64)]) -> Option<String> {
+    let mut u = rng.uniform();
+    for (e, p) in items {
+        if u < *p {
+            return Some(e.clone());
+        }
+        u -= p;
+    }
+    None
+}
+
+fn concrete(rng: &mut SimRng, endpoint: &str) -> (String, String) {
+    let (method, template) = endpoint.split_once(' ').unwrap_or(("GET", endpoint));
+    let mut path = String::new();
+    for seg in template.split('/').filter(|s| !s.is_empty()) {
+        path.push('/');
+        match seg {
+            "{id}" => path.push_str(&(1 + rng.below(99_999)).to_string()),
+            "{slug}" => path.push_str(SLUGS[rng.below(SLUGS.len() as u32) as usize]),
+            s => path.push_str(s),
+        }
+    }
+    if path.is_empty() {
+        path.push('/');
+    }
+    (method.to_owned(), path)
+}
+
+/// Generates `days` days of sessions from `start_day` (days since 1970-01-01, UTC), seeded.
+/// Requests come back sorted by time; a session's pages follow its chain.
+pub fn generate(cohorts: &[TrueCohort], start_day: i64, days: u32, seed: u64) -> Vec<Request> {
+    let mut rng = SimRng::stream(seed, 0);
+    let mut out = Vec::new();
+    let mut session = 0u64;
+    for d in 0..i64::from(days) {
+        let day = start_day + d;
+        let wd = crate::learn::weekday(day);
+        for hour in 0..24 {
+            for (ci, c) in cohorts.iter().enumerate() {
+                let rate = c.per_hour.get(hour).copied().unwrap_or(0.0)
+                    * c.weekday.get(wd).copied().unwrap_or(1.0);
+                if rate <= 0.0 {
+                    continue;
+                }
+                let mut t = 0.0;
+                loop {
+                    t += rng.exp(3600.0 / rate);
+                    if t >= 3600.0 {
+                        break;
+                    }
+                    let start = day as f64 * 86_400.0 + hour as f64 * 3600.0 + t;
+                    walk(&mut rng, c, ci, session, start, &mut out);
+                    session += 1;
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.time.total_cmp(&b.time).then(a.session.cmp(&b.session)));
+    out
+}
+
+fn walk(
+    rng: &mut SimRng,
+    c: &TrueCohort,
+    ci: usize,
+    session: u64,
+    start: f64,
+    out: &mut Vec<Request>,
+) {
+    let mut at = pick(rng, &c.entry);
+    let mut t = start;
+    let mut steps = 0;
+    while let Some(endpoint) = at {
+        let (method, path) = concrete(rng, &endpoint);
+        let status = if rng.uniform() < c.error_rate {
+            503
+        } else {
+            200
+        };
+        out.push(Request {
+            time: t,
+            cohort: ci,
+            session,
+            method,
+            path,
+            status,
+        });
+        steps += 1;
+        if steps > 500 {
+            break;
+        }
+        let next = c
+            .chain
+            .iter()
+            .find(|(e, _)| *e == endpoint)
+            .map(|(_, n)| n.as_slice())
+            .unwrap_or_default();
+        at = pick(rng, next);
+        if at.is_some() {
+            t += (c.think_mu + c.think_sigma * rng.std_normal()).exp();
+        }
+    }
+}
+
+/// A session's client address: unique per session.
+fn ip(session: u64) -> String {
+    format!(
+        "10.{}.{}.{}",
+        (session >> 16) & 255,
+        (session >> 8) & 255,
+        session & 255
+    )
+}
+
+fn civil(t: f64) -> (i64, u32, u32, u32, u32, u32) {
+    let secs = t.floor() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Inverse of days_from_civil (Hinnant's civil_from_days).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        ((rem % 3600) / 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+/// The request as an NCSA Combined line (whole-second time, UTC).
+pub fn combined_line(r: &Request, cohorts: &[TrueCohort]) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, m, d, h, mi, s) = civil(r.time);
+    let ua = cohorts.get(r.cohort).map_or("-", |c| c.user_agent.as_str());
+    format!(
+        "{} - - [{d:02}/{}/{y}:{h:02}:{mi:02}:{s:02} +0000] \"{} {} HTTP/1.1\" {} 1024 \"-\" \"{ua}\"",
+        ip(r.session),
+        MONTHS[(m as usize + 11) % 12],
+        r.method,
+        r.path,
+        r.status
+    )
+}
+
+/// The request as a JSON line (millisecond time, the cohort's attributes, a session id).
+pub fn json_line(r: &Request, cohorts: &[TrueCohort]) -> String {
+    let mut obj = serde_json::Map::new();
+    obj.insert(
+        "ts".into(),
+        serde_json::json!((r.time * 1000.0).round() / 1000.0),
+    );
+    obj.insert("client".into(), ip(r.session).into());
+    obj.insert("method".into(), r.method.clone().into());
+    obj.insert("path".into(), r.path.clone().into());
+    obj.insert("status".into(), r.status.into());
+    if let Some(c) = cohorts.get(r.cohort) {
+        obj.insert("user_agent".into(), c.user_agent.clone().into());
+        for (k, v) in &c.attributes {
+            obj.insert(k.clone(), v.clone().into());
+        }
+    }
+    obj.insert("session_id".into(), format!("s{}", r.session).into());
+    serde_json::Value::Object(obj).to_string()
+}
