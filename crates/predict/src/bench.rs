@@ -209,7 +209,8 @@ pub fn category(name: &str) -> &str {
 /// `fixed_threshold`, only the candidate is chosen and the threshold is that one; otherwise
 /// NAB's optimiser picks it), then scored on the held-out category. Raw NAB scores add up over
 /// files, so the held-out scores summed over the categories, normalised with the whole
-/// corpus' null and perfect detectors, are a corpus score of untuned settings.
+/// corpus' null and perfect detectors, are a corpus score of untuned settings. Ties go to the
+/// earlier candidate (list the defaults first).
 pub fn cross_validate(
     corpus: &[CorpusFile],
     labels: &Labels,
@@ -367,9 +368,10 @@ mod tests {
         assert_eq!(cv.folds[0].candidate, 1);
         assert_eq!(cv.folds[1].candidate, 0);
         assert!(cv.score.abs() < 1e-9, "{}", cv.score);
-        // A candidate finding both at the window's first row is chosen in both folds and is
-        // perfect held out (the earliest detection earns the full true-positive weight).
-        let with_both = vec![detects(true, false), detects(true, true)];
+        // A candidate finding both at the window's first row is chosen over a blind one in both
+        // folds and is perfect held out (the earliest detection earns the full true-positive
+        // weight).
+        let with_both = vec![detects(false, false), detects(true, true)];
         let cv = cross_validate(&corpus, &labels, profile, &with_both, None);
         assert!(cv.folds.iter().all(|f| f.candidate == 1));
         assert!((cv.score - 100.0).abs() < 1e-9, "{}", cv.score);
