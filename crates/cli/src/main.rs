@@ -10,7 +10,6 @@ mod compare;
 mod import;
 mod plan;
 mod predict;
-mod report_html;
 mod route;
 mod run_scenario;
 mod serve;
