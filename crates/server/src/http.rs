@@ -199,6 +199,7 @@ routes! {
     get "/metrics" VIEWER => metrics, "Prometheus exposition of Doppel's health and drift.";
     get "/api/twin" VIEWER => get_twin, "The twin in force and its version.";
     put "/api/twin" OPERATOR => put_twin, "Import a twin (YAML or JSON body): validated, recorded as a new version.";
+    get "/api/twin/graph" VIEWER => twin_graph, "The twin's topology for drawing: services, instances, hosts, networks, their edges, groups and positions.";
     get "/api/twin/versions" VIEWER => twin_versions, "Version history, newest first (`limit`).";
     get "/api/twin/versions/{version}" VIEWER => twin_version, "One stored version.";
     get "/api/twin/diff" VIEWER => twin_diff, "Differences between versions `from` and `to` (default: latest) by JSON Pointer.";
@@ -270,7 +271,10 @@ impl IntakeAudit {
 pub fn router(app: Arc<App>, intake_audit: Arc<IntakeAudit>) -> Router {
     let limit = app.cfg.max_body;
     add_routes(Router::new())
-        .fallback(|| async { ApiError::NotFound("route".into()) })
+        .fallback(|method: Method, uri: axum::http::Uri| async move {
+            crate::ui::respond(&method, &uri)
+                .unwrap_or_else(|| ApiError::NotFound("route".into()).into_response())
+        })
         .layer(middleware::from_fn_with_state(
             (Arc::clone(&app), intake_audit),
             audit,
@@ -470,6 +474,13 @@ async fn put_twin(
 #[derive(Deserialize)]
 struct Limit {
     limit: Option<u32>,
+}
+
+async fn twin_graph(State(app): AppState) -> Json<Value> {
+    let cur = app.current();
+    let mut v = json!(crate::topology::of(&cur.twin));
+    v["twin_version"] = json!(cur.version);
+    Json(v)
 }
 
 async fn twin_versions(State(app): AppState, Query(q): Query<Limit>) -> ApiResult<Json<Value>> {

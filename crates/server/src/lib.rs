@@ -17,6 +17,8 @@ pub mod openapi;
 pub mod pull;
 pub mod synth;
 pub mod tls;
+pub mod topology;
+pub mod ui;
 pub mod wal;
 
 use std::collections::HashMap;
