@@ -14,8 +14,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Files and folders whose change rebuilds the UI.
-const INPUTS: [&str; 6] = [
+/// Files and folders whose change rebuilds the UI (relative to `ui/`; the example scenarios
+/// are bundled into the scenario builder).
+const INPUTS: [&str; 7] = [
+    "../examples/scenarios",
     "src",
     "index.html",
     "package.json",

@@ -137,6 +137,119 @@ try {
     await page.click("text=Expand all");
   });
 
+  await run("keyboard", async () => {
+    await page.goto(url + "/#/overview");
+    await page.waitForSelector("nav a[aria-current=page]");
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    let reached = false;
+    for (let i = 0; i < 8 && !reached; i++) {
+      await page.keyboard.press("Tab");
+      reached = await page.evaluate(() => document.activeElement?.textContent === "Topology" && document.activeElement.tagName === "A");
+    }
+    check(reached, "the Topology link cannot be reached with the keyboard");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("main h1:text('Topology')");
+  });
+
+  await run("service", async () => {
+    await page.goto(url + "/#/service/frontend");
+    await page.waitForSelector("main h1:text('frontend')");
+    // Live and predicted series both have points.
+    const both = async () =>
+      page.evaluate(() => {
+        const f = document.querySelector("figure[aria-label='Latency: production vs twin']");
+        const pts = (f?.getAttribute("data-points") ?? "0,0").split(",").map(Number);
+        return pts;
+      });
+    let pts = [0, 0];
+    for (let i = 0; i < 60 && !(pts[0] > 0 && pts[1] > 0); i++) {
+      await page.waitForTimeout(1000);
+      pts = await both();
+    }
+    check(pts[0] > 0 && pts[1] > 0, `service: live ${pts[0]} and predicted ${pts[1]} latency points`);
+    results.service_live_points = pts[0];
+    results.service_predicted_points = pts[1];
+    const deps = await page.locator("text=Called by (upstream").count();
+    check(deps === 1, "service: no dependencies section");
+    await page.waitForTimeout(300);
+    await shoot("service");
+  });
+
+  await run("scenario", async () => {
+    await page.goto(url + "/#/scenarios");
+    await page.waitForSelector("#sc-yaml");
+    await page.fill("#sc-name", "zone-a-down");
+    await page.fill("#sc-duration", "150");
+    await page.fill("#sc-warmup", "20");
+    await page.selectOption("#sc-fault", "kill");
+    await page.selectOption("#sc-kill-kind", "zone");
+    await page.waitForFunction(() => document.querySelectorAll("#sc-target option").length > 0);
+    await page.selectOption("#sc-target", "eu-west-1a");
+    await page.fill("#sc-fault-at", "50");
+    const yaml = await page.inputValue("#sc-yaml");
+    check(/kill: \{zone: "eu-west-1a"\}/.test(yaml), `scenario: the form wrote\n${yaml}`);
+    await shoot("scenario-builder");
+    await page.click("#sc-run");
+    await page.waitForSelector("#run-progress");
+    const t0 = Date.now();
+    await page.waitForSelector("#run-summary", { timeout: 120_000 });
+    results.scenario_run_ms = Date.now() - t0;
+    const progress = await page.getAttribute("#run-progress", "aria-valuenow");
+    check(progress === "100", `scenario: progress ends at ${progress}`);
+    const summary = await page.textContent("#run-summary");
+    check(/broken/.test(summary ?? ""), `scenario: the verdict says “${summary}”`);
+    const row = page.locator("#run-verdict tr", { hasText: "checkout-availability" });
+    const cells = await row.locator("td").allTextContents();
+    check(cells[3] === "broken" && cells[5] === "met", `scenario: checkout-availability scenario/baseline: ${cells.join(" | ")}`);
+    results.scenario_summary = summary;
+    const charts = await page.$$eval("#run-charts figure", (fs) => fs.map((f) => f.getAttribute("data-points")));
+    check(charts.length === 4 && charts.every((p) => p.split(",").every((n) => Number(n) > 100)), `scenario charts: ${charts}`);
+    results.scenario_chart_points = charts[0];
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#run-report")]);
+    const file = download.suggestedFilename();
+    check(/^doppel-run-\d+\.html$/.test(file), `report file ${file}`);
+    const path = await download.path();
+    const html = readFileSync(path, "utf8");
+    check(html.includes("checkout-availability") && html.includes("<svg"), "the report lacks the SLO or its charts");
+    results.report_bytes = html.length;
+    await shoot("scenario-run");
+    // A second run (steady load) and the comparison of the two.
+    await page.goto(url + "/#/scenarios");
+    await page.waitForSelector("#sc-yaml");
+    await page.fill("#sc-name", "steady");
+    await page.fill("#sc-duration", "150");
+    await page.click("#sc-run");
+    await page.waitForSelector("#run-summary", { timeout: 120_000 });
+    await page.goto(url + "/#/scenarios");
+    await page.waitForSelector("input[aria-label^='Select run']:not([disabled])");
+    const boxes = page.locator("input[aria-label^='Select run']:not([disabled])");
+    await boxes.nth(0).check();
+    await boxes.nth(1).check();
+    await page.click("#sc-compare");
+    await page.waitForFunction(() => / vs run #/.test(document.querySelector("main h1")?.textContent ?? ""));
+    await page.waitForSelector("figure[data-points]");
+    await page.waitForTimeout(300);
+    await shoot("scenario-compare");
+  });
+
+  await run("history", async () => {
+    await page.goto(url + "/#/history");
+    await page.waitForSelector("#history-detail h3");
+    await shoot("history");
+  });
+
+  await run("admin", async () => {
+    await page.goto(url + "/#/admin");
+    await page.waitForSelector("text=Create token");
+    await page.waitForSelector("#adm-token-user option", { state: "attached" });
+    await page.fill("#adm-token-label", "e2e");
+    await page.click("text=Create token");
+    const t = await page.textContent("#adm-new-token");
+    check(/^dpl_[0-9a-f]{64}$/.test(t ?? ""), `admin: new token “${t}”`);
+    await page.waitForSelector("td:text('e2e')");
+    await shoot("admin");
+  });
+
   if (big) {
     await run("big_twin", async () => {
       const body = readFileSync(big, "utf8");

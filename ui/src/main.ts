@@ -9,6 +9,10 @@ import { applyTheme, currentTheme, toggleTheme } from "./theme";
 import { loginView } from "./views/login";
 import { overviewView } from "./views/overview";
 import { topologyView } from "./views/topology";
+import { serviceView } from "./views/service";
+import { scenariosView } from "./views/scenarios";
+import { historyView } from "./views/history";
+import { adminView } from "./views/admin";
 
 export type Cleanup = () => void;
 export type View = (root: HTMLElement, args: string[]) => Cleanup | void;
@@ -16,6 +20,10 @@ export type View = (root: HTMLElement, args: string[]) => Cleanup | void;
 const views: Record<string, { title: string; view: View; nav: boolean }> = {
   overview: { title: "Overview", view: overviewView, nav: true },
   topology: { title: "Topology", view: topologyView, nav: true },
+  service: { title: "Service", view: serviceView, nav: false },
+  scenarios: { title: "Scenarios", view: scenariosView, nav: true },
+  history: { title: "History", view: historyView, nav: true },
+  admin: { title: "Admin", view: adminView, nav: true },
 };
 
 const app = document.getElementById("app") as HTMLElement;

@@ -11,7 +11,8 @@ use anyhow::Context;
 use doppel_model::Duration;
 use doppel_sim::{SimConfig, SimReport};
 
-use crate::{report_html, run_scenario, twin_files};
+use crate::{run_scenario, twin_files};
+use doppel_sim::report_html;
 
 /// Output formats of `compare`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -10,7 +10,6 @@ mod compare;
 mod import;
 mod plan;
 mod predict;
-mod report_html;
 mod route;
 mod run_scenario;
 mod serve;
@@ -18,6 +17,7 @@ mod show;
 mod simulate;
 mod sweep;
 mod twin_files;
+mod users;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -81,6 +81,8 @@ enum Command {
     Detect(predict::DetectArgs),
     /// Forecast a series with prediction intervals, or when a resource fills up.
     Forecast(predict::ForecastArgs),
+    /// User behaviour: learn cohorts from access logs, simulate each cohort's experience.
+    Users(users::UsersArgs),
     /// Attack paths into the twin, the most likely one and the fixes that cut them;
     /// reachability between two points; blast radius of a compromised host.
     Attack(attack::AttackArgs),
@@ -183,6 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => import::run_diff(args),
         Command::Detect(args) => predict::run_detect(args),
         Command::Forecast(args) => predict::run_forecast(args),
+        Command::Users(args) => users::run(args),
         Command::Attack(args) => attack::run(args),
         Command::Route(args) => route::run(args),
         Command::Serve(args) => serve::run(args),

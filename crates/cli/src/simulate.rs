@@ -10,7 +10,8 @@ use anyhow::Context;
 use clap::ValueEnum;
 use doppel_model::Duration;
 
-use crate::{report_html, run_scenario, twin_files};
+use crate::{run_scenario, twin_files};
+use doppel_sim::report_html;
 
 /// Output formats of `simulate`.
 #[derive(Debug, Clone, Copy, ValueEnum)]

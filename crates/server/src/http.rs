@@ -205,8 +205,9 @@ routes! {
     get "/api/twin/diff" VIEWER => twin_diff, "Differences between versions `from` and `to` (default: latest) by JSON Pointer.";
     post "/api/twin/rollback" OPERATOR => rollback, "Roll back: record version `to`'s content as a new version (`reason`).";
     get "/api/runs" VIEWER => list_runs, "Scenario runs, newest first.";
-    post "/api/runs" OPERATOR => submit_run, "Submit a scenario run: `kind` simulate or estimate, `params` (duration, warmup, seed, replications).";
+    post "/api/runs" OPERATOR => submit_run, "Submit a run: `kind` simulate, estimate or scenario (`params.scenario`: scenario YAML, checked first), `params` (duration, warmup, seed, replications, bucket).";
     get "/api/runs/{id}" VIEWER => get_run, "A run: state, progress, result or error.";
+    get "/api/runs/{id}/report" VIEWER => run_report, "A finished run's self-contained HTML report (charts, SLO verdicts; a scenario beside its baseline).";
     post "/api/runs/{id}/cancel" OPERATOR => cancel_run, "Cancel a run.";
     get "/api/live" VIEWER => live, "Observed request rate, latency and utilization per service over the last minute.";
     get "/api/metrics" VIEWER => metric_history, "Stored metric history: `entity`, `metric`, `from_ms`, `to_ms`, `resolution_s` (10 or 300).";
@@ -577,6 +578,29 @@ async fn get_run(State(app): AppState, Path(id): Path<i64>) -> ApiResult<Json<Va
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run {id}")))?;
     Ok(Json(json!(r)))
+}
+
+async fn run_report(State(app): AppState, Path(id): Path<i64>) -> ApiResult<Response> {
+    let r = app
+        .store
+        .run(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run {id}")))?;
+    let result = r
+        .result
+        .filter(|_| r.status == doppel_store::RunStatus::Succeeded)
+        .ok_or_else(|| ApiError::Conflict(format!("run {id} has not succeeded")))?;
+    let html = crate::runs::report_html(id, &result)?
+        .ok_or_else(|| ApiError::Conflict(format!("run {id} ({}) has no timeline", r.kind)))?;
+    let disposition = format!("attachment; filename=\"doppel-run-{id}.html\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        html,
+    )
+        .into_response())
 }
 
 async fn cancel_run(State(app): AppState, Path(id): Path<i64>) -> ApiResult<Response> {

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod openapi;
 pub mod predictions;
 pub mod pull;
+pub mod runs;
 pub mod synth;
 pub mod tls;
 pub mod topology;
@@ -908,12 +909,8 @@ impl App {
         params: serde_json::Value,
         user: &str,
     ) -> Result<doppel_store::Run, Error> {
-        if kind != "simulate" && kind != "estimate" {
-            return Err(Error::BadInput(format!(
-                "unknown run kind `{kind}`: expected `simulate` or `estimate`"
-            )));
-        }
         let cur = self.current();
+        runs::check_submission(kind, &cur.twin, &params)?;
         let run = self
             .store
             .create_run(NewRun {
@@ -992,7 +989,7 @@ impl App {
                 let (f, p, a) = (Arc::clone(&flag), Arc::clone(&progress), Arc::clone(&app));
                 let mut job = tokio::task::spawn_blocking(move || {
                     a.counters.runs_active.fetch_add(1, Ordering::Relaxed);
-                    let r = run_scenario(&kind, &twin, &params, &f, &p);
+                    let r = runs::execute(&kind, &twin, &params, &f, &p);
                     a.counters.runs_active.fetch_sub(1, Ordering::Relaxed);
                     r
                 });
@@ -1028,57 +1025,6 @@ impl App {
                 tracing::warn!(run = id, error = %e, "could not record a run's end");
             }
         });
-    }
-}
-
-fn run_scenario(
-    kind: &str,
-    twin: &Twin,
-    params: &serde_json::Value,
-    cancel: &AtomicBool,
-    progress: &AtomicU64,
-) -> Result<serde_json::Value, Error> {
-    let net = doppel_sim::compile::compile(twin).map_err(|e| Error::Twin(e.to_string()))?;
-    let f = |k: &str, d: f64| {
-        params
-            .get(k)
-            .and_then(serde_json::Value::as_f64)
-            .unwrap_or(d)
-    };
-    let json = |r: serde_json::Result<serde_json::Value>| r.map_err(|e| Error::Twin(e.to_string()));
-    match kind {
-        "estimate" => {
-            let e = doppel_sim::analytic::estimate(&net).map_err(|e| Error::Twin(e.to_string()))?;
-            json(serde_json::to_value(&e))
-        }
-        _ => {
-            let cfg = doppel_sim::SimConfig {
-                duration: f("duration", 120.0),
-                warmup: f("warmup", 10.0),
-                seed: f("seed", 1.0) as u64,
-                replications: f("replications", 1.0).clamp(1.0, 64.0) as u32,
-            };
-            // Each replication's share of the simulated time, summed, in millionths.
-            let per_rep: Vec<AtomicU64> =
-                (0..cfg.replications).map(|_| AtomicU64::new(0)).collect();
-            let report = |rep: u32, t: f64| {
-                if let Some(r) = per_rep.get(rep as usize) {
-                    let share = (t / cfg.duration).clamp(0.0, 1.0) / f64::from(cfg.replications);
-                    r.store((share * 1e6) as u64, Ordering::Relaxed);
-                    let total: u64 = per_rep.iter().map(|x| x.load(Ordering::Relaxed)).sum();
-                    progress.store(total.min(1_000_000), Ordering::Relaxed);
-                }
-            };
-            let r = doppel_sim::simulate_plan_cancellable(
-                &net,
-                &doppel_sim::Plan::default(),
-                &cfg,
-                &report,
-                cancel,
-            )
-            .map_err(|e| Error::BadInput(e.to_string()))?;
-            json(serde_json::to_value(&r))
-        }
     }
 }
 

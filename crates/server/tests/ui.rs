@@ -188,3 +188,137 @@ async fn the_graph_route_draws_the_twin() {
         assert!(n["x"].is_number() && n["y"].is_number());
     }
 }
+
+async fn send(
+    r: &Router,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap();
+    let resp = r.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn finished(r: &Router, token: &str, id: i64) -> Value {
+    for _ in 0..1200 {
+        let (_, _, body) = get(r, &format!("/api/runs/{id}"), Some(token)).await;
+        let run: Value = serde_json::from_slice(&body).unwrap();
+        if run["status"] != "queued" && run["status"] != "running" {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("run {id} did not finish");
+}
+
+/// The zone outage of `examples/scenarios/zone-outage-at-peak.yaml`, shortened: the shop's
+/// only PostgreSQL primary is in eu-west-1a, so checkout's availability SLO holds in the
+/// baseline and breaks once the zone is gone (docs/SCENARIOS.md, "zone-outage-at-peak").
+const OUTAGE: &str = "scenario: 1
+name: short-zone-outage
+duration: 150s
+warmup: 20s
+events:
+  - {at: 50s, kill: {zone: eu-west-1a}, label: eu-west-1a down}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_runs_from_yaml_give_verdicts_timelines_and_a_report() {
+    let h = harness().await;
+    let r = &h.router;
+    // A broken scenario is refused at once, with the position of the problem.
+    let bad = "scenario: 1\nevents:\n  - {at: 10s, kill: {zone: nowhere}}\n";
+    let (status, v) = send(
+        r,
+        "POST",
+        "/api/runs",
+        &h.admin,
+        serde_json::json!({"kind": "scenario", "params": {"scenario": bad}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let msg = v["error"].as_str().unwrap();
+    assert!(
+        msg.contains("scenario.yaml:3:") && msg.contains("nowhere"),
+        "{msg}"
+    );
+
+    let (status, v) = send(
+        r,
+        "POST",
+        "/api/runs",
+        &h.admin,
+        serde_json::json!({"kind": "scenario", "params": {"scenario": OUTAGE, "seed": 3}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let run = finished(r, &h.admin, id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let res = &run["result"];
+    assert_eq!(res["scenario_name"], "short-zone-outage");
+    let verdict = |side: &str, name: &str| {
+        res[side]["slos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{side} has no {name}"))["met"]
+            .as_bool()
+            .unwrap()
+    };
+    assert!(verdict("baseline", "checkout-availability"));
+    assert!(!verdict("scenario", "checkout-availability"));
+    assert!(
+        res["flips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "checkout-availability")
+    );
+    // A timeline of 150 s in buckets of a 120th of the run (1.25 s), and the event marked.
+    let buckets = res["scenario"]["timeline"].as_array().unwrap().len();
+    assert_eq!(buckets, 120);
+    assert_eq!(res["scenario"]["events"][0]["label"], "eu-west-1a down");
+
+    let (status, headers, body) = get(r, &format!("/api/runs/{id}/report"), Some(&h.admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, "content-type"), "text/html; charset=utf-8");
+    assert!(header(&headers, "content-disposition").contains(&format!("doppel-run-{id}.html")));
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("What if: short-zone-outage"), "{html}");
+    assert!(html.contains("checkout-availability"));
+    assert!(html.contains("<svg"));
+
+    // An estimate has no timeline to report.
+    let (_, v) = send(
+        r,
+        "POST",
+        "/api/runs",
+        &h.admin,
+        serde_json::json!({"kind": "estimate"}),
+    )
+    .await;
+    let est = finished(r, &h.admin, v["id"].as_i64().unwrap()).await;
+    assert_eq!(est["status"], "succeeded", "{est}");
+    let (status, _, _) = get(
+        r,
+        &format!("/api/runs/{}/report", est["id"]),
+        Some(&h.admin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}

@@ -22,6 +22,7 @@ mod engine;
 pub mod net;
 pub mod plan;
 pub mod report;
+pub mod report_html;
 pub mod rng;
 pub mod scenario;
 mod stats;

@@ -4,14 +4,14 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::net::SimNet;
 use crate::plan::{Objective, Plan};
 use crate::stats::{Decision, LogHist, RepStats, mean_ci95};
 
 /// Everything a run measured, averaged over replications.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimReport {
     /// Run-wide figures.
     pub summary: Summary,
@@ -34,7 +34,7 @@ pub struct SimReport {
 }
 
 /// Request failures by cause.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Causes {
     /// A call timed out (or was never answered).
     pub timeout: f64,
@@ -63,7 +63,7 @@ impl Causes {
 }
 
 /// One timeline bucket.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
     /// Start of the bucket, simulated seconds.
     pub t: f64,
@@ -86,7 +86,7 @@ pub struct Bucket {
 }
 
 /// A workload in a bucket.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BucketWorkload {
     /// Successful requests per second.
     pub throughput_rps: f64,
@@ -97,7 +97,7 @@ pub struct BucketWorkload {
 }
 
 /// A service in a bucket.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BucketService {
     /// Visits finished or rejected per second.
     pub visits_rps: f64,
@@ -114,7 +114,7 @@ pub struct BucketService {
 }
 
 /// The verdict on one SLO over the measurement window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SloVerdict {
     /// The SLO's name.
     pub name: String,
@@ -142,7 +142,7 @@ pub struct SloVerdict {
 }
 
 /// A scenario event on the timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventMark {
     /// Simulated seconds.
     pub t: f64,
@@ -151,7 +151,7 @@ pub struct EventMark {
 }
 
 /// Run-wide figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Simulated seconds per replication, warm-up included.
     pub sim_seconds: f64,
@@ -179,7 +179,7 @@ pub struct Summary {
 }
 
 /// What a workload's users saw.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadReport {
     /// Workload name.
     pub name: String,
@@ -194,7 +194,7 @@ pub struct WorkloadReport {
 }
 
 /// Latency statistics in milliseconds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LatencyReport {
     /// Mean.
     pub mean: f64,
@@ -214,7 +214,7 @@ pub struct LatencyReport {
 }
 
 /// Load on a service, over all its instances.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceReport {
     /// Service name.
     pub name: String,
@@ -233,7 +233,7 @@ pub struct ServiceReport {
 }
 
 /// Load on one endpoint of a service.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointReport {
     /// Endpoint name.
     pub name: String,
@@ -250,7 +250,7 @@ pub struct EndpointReport {
 }
 
 /// Load on one instance.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceReport {
     /// Instance name.
     pub name: String,
@@ -265,7 +265,7 @@ pub struct InstanceReport {
 }
 
 /// CPU load on a host.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostReport {
     /// Host name.
     pub name: String,

@@ -210,7 +210,7 @@ pub(crate) struct SloRec {
 }
 
 /// A decision the engine took during a run (a canary verdict, an autoscaling step).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Decision {
     /// Simulated time, seconds.
     pub t: f64,

@@ -61,9 +61,9 @@ pub fn expected_visits(c: &Cohort) -> Option<IndexMap<String, f64>> {
     Some(names.into_iter().cloned().zip(x).collect())
 }
 
-/// Probability that a session visits `target` at least once: absorption into a copy of the
-/// chain where `target` is absorbing, with each step's continuation scaled by `keep[i]` (the
-/// probability a user stays after a page: 1 without abandonment).
+/// Probability that a session visits `target` at least once and stays for it: absorption into
+/// a copy of the chain where `target` is absorbing, with each page kept with probability
+/// `keep[i]` (the user neither abandons nor meets an error there: 1 without abandonment).
 pub fn reach_probability(c: &Cohort, target: &[bool], keep: &[f64]) -> Option<f64> {
     // r_i = probability of reaching a target from i (having visited i, target not yet):
     // r_i = 1 if target_i, else keep_i · Σ_j P_ij r_j.
@@ -72,11 +72,12 @@ pub fn reach_probability(c: &Cohort, target: &[bool], keep: &[f64]) -> Option<f6
     let mut b = vec![0.0; n];
     for (i, step) in c.chain.values().enumerate() {
         a[i][i] = 1.0;
+        let k = keep.get(i).copied().unwrap_or(1.0);
         if target.get(i).copied().unwrap_or(false) {
-            b[i] = 1.0;
+            // Reached only if the user stays for the goal page itself.
+            b[i] = k;
             continue;
         }
-        let k = keep.get(i).copied().unwrap_or(1.0);
         for (to, p) in &step.next {
             if let Some(j) = c.chain.get_index_of(to) {
                 a[i][j] -= k * p;
@@ -88,6 +89,31 @@ pub fn reach_probability(c: &Cohort, target: &[bool], keep: &[f64]) -> Option<f6
         c.entry
             .iter()
             .filter_map(|(e, p)| c.chain.get_index_of(e).map(|i| p * r[i]))
+            .sum(),
+    )
+}
+
+/// Probability that a session ends by its own choice (not abandoned, no session-ending
+/// error): f_i = keep_i · (exit_i + Σ_j P_ij f_j), averaged over entry pages.
+pub fn completion_probability(c: &Cohort, keep: &[f64]) -> Option<f64> {
+    let n = c.chain.len();
+    let mut a = vec![vec![0.0; n]; n];
+    let mut b = vec![0.0; n];
+    for (i, step) in c.chain.values().enumerate() {
+        let k = keep.get(i).copied().unwrap_or(1.0);
+        a[i][i] = 1.0;
+        b[i] = k * step.exit;
+        for (to, p) in &step.next {
+            if let Some(j) = c.chain.get_index_of(to) {
+                a[i][j] -= k * p;
+            }
+        }
+    }
+    let f = solve(a, b)?;
+    Some(
+        c.entry
+            .iter()
+            .filter_map(|(e, p)| c.chain.get_index_of(e).map(|i| p * f[i]))
             .sum(),
     )
 }

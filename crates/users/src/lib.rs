@@ -6,6 +6,9 @@
 //!   behaviour with [`cluster`]) and fit each cohort's Markov chain of endpoints with exit
 //!   probabilities, think times and arrival rates by hour and weekday ([`model`]);
 //! * [`chain`]: visits per session and goal reach from a chain;
+//! * [`experience`]: each cohort's traffic simulated on the twin: page latency, errors,
+//!   abandonment, completion and goal reach per cohort, and the personalization what-ifs;
+//!   [`experience::to_workloads`] turns cohorts into the twin's session-flow workloads;
 //! * [`file`]: the `cohorts.yaml` file;
 //! * [`synth`]: a seeded generator of logs from known cohorts (the learner's ground truth).
 //!
@@ -14,11 +17,13 @@
 pub mod chain;
 pub mod cluster;
 pub mod describe;
+pub mod experience;
 pub mod file;
 pub mod learn;
 pub mod model;
 pub mod routes;
 pub mod synth;
+pub mod text;
 
 pub use learn::{CohortBy, LearnError, LearnSettings, Learner, Session};
 pub use model::{Cohort, CohortSet};

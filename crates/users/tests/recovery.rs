@@ -32,12 +32,12 @@ const TRAIN_DAYS: u32 = 14;
 fn trained() -> &'static (doppel_users::CohortSet, Vec<doppel_users::Session>) {
     static TRAINED: std::sync::OnceLock<(doppel_users::CohortSet, Vec<doppel_users::Session>)> =
         std::sync::OnceLock::new();
-    TRAINED.get_or_init(|| learn_json(&truth(), START_DAY, TRAIN_DAYS, 1, by_device()))
+    TRAINED.get_or_init(|| learn_json(&demo_cohorts(), START_DAY, TRAIN_DAYS, 1, by_device()))
 }
 
 #[test]
-fn learned_chains_think_times_and_rates_match_the_truth() {
-    let truth = truth();
+fn learned_chains_think_times_and_rates_match_the_demo_cohorts() {
+    let truth = demo_cohorts();
     let days = TRAIN_DAYS;
     let (set, _) = trained();
     assert_eq!(set.source.days, days);
@@ -214,7 +214,7 @@ fn to_cohort(t: &TrueCohort) -> doppel_users::Cohort {
 
 #[test]
 fn a_held_out_day_matches_the_predicted_endpoint_mix_and_hourly_rate() {
-    let truth = truth();
+    let truth = demo_cohorts();
     let train_days = TRAIN_DAYS;
     let (model, train_sessions) = trained();
     // Day 15 (a Monday), generated with another seed: traffic the model never saw.

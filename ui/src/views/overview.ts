@@ -15,6 +15,15 @@ export function sloState(v: SloVerdict): "ok" | "warn" | "bad" | "idle" {
   return margin < 0.1 * room ? "warn" : "ok";
 }
 
+/// The twin as it is, judged by a run: a simulation, or a scenario run's baseline.
+export function asIsOf(run: Run): SimReport | null {
+  const r = run.result as Record<string, unknown> | null;
+  if (!r) return null;
+  if ("baseline" in r && r.baseline && typeof r.baseline === "object") return r.baseline as SimReport;
+  if ("slos" in r) return r as unknown as SimReport;
+  return null;
+}
+
 /// The report of a run's result: a simulation's, or a scenario's (its scenario side).
 export function reportOf(run: Run): SimReport | null {
   const r = run.result as Record<string, unknown> | null;
@@ -122,9 +131,9 @@ export function overviewView(root: HTMLElement): () => void {
   }
 
   function renderSlos(d: Drift, runs: Run[]): void {
-    const latest = runs.find((x) => x.status === "succeeded" && x.twin_version === d.twin_version && (reportOf(x)?.slos.length ?? 0) > 0)
-      ?? runs.find((x) => x.status === "succeeded" && (reportOf(x)?.slos.length ?? 0) > 0);
-    const rep = latest ? reportOf(latest) : null;
+    const judged = (x: Run) => x.status === "succeeded" && (asIsOf(x)?.slos.length ?? 0) > 0;
+    const latest = runs.find((x) => judged(x) && x.twin_version === d.twin_version) ?? runs.find(judged);
+    const rep = latest ? asIsOf(latest) : null;
     if (!latest || !rep) {
       put(sloHead, "No simulation has judged the SLOs yet.");
       put(slos, simulate);
@@ -132,9 +141,10 @@ export function overviewView(root: HTMLElement): () => void {
     }
     const counts = { ok: 0, warn: 0, bad: 0, idle: 0 };
     for (const s of rep.slos) counts[sloState(s)]++;
+    const how = latest.kind === "scenario" ? `the baseline of run #${latest.id} (${runName(latest)})` : `run #${latest.id} (${runName(latest)})`;
     put(
       sloHead,
-      `From run #${latest.id} (${runName(latest)}) on twin version ${latest.twin_version}, ${when(latest.updated_ms ?? latest.created_ms)}: `,
+      `The twin as it is, simulated by ${how} on version ${latest.twin_version}, ${when(latest.updated_ms ?? latest.created_ms)}: `,
       h("strong", {}, `${counts.ok} met, ${counts.warn} at risk, ${counts.bad} broken`),
       latest.twin_version !== d.twin_version ? " (an older version of the twin)" : "",
       " ",

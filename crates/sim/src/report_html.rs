@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use doppel_sim::SimReport;
-use doppel_sim::report::{Bucket, SloVerdict};
+use crate::SimReport;
+use crate::report::{Bucket, SloVerdict};
 
 /// A failure cause: its name and how to read it from a bucket.
 type Cause = (&'static str, fn(&Bucket) -> f64);
