@@ -58,11 +58,13 @@ export function overviewView(root: HTMLElement): () => void {
   const versions = h("div", {}, "Loading…");
   const runs = h("div", {}, "Loading…");
   const stats = h("div", { class: "stats" });
+  const alerts = h("div", { id: "alerts" });
   const err = h("p", { class: "error", role: "alert" });
   put(
     root,
     h("div", { class: "page-head" }, h("h1", {}, "Overview"), stats),
     err,
+    alerts,
     h(
       "div",
       { class: "grid two" },
@@ -106,6 +108,7 @@ export function overviewView(root: HTMLElement): () => void {
       if (stopped) return;
       err.textContent = "";
       renderStats(d, v.versions, r.runs);
+      renderAlerts(d, r.runs);
       renderSlos(d, r.runs);
       renderDrift(d);
       renderVersions(v.versions);
@@ -128,6 +131,23 @@ export function overviewView(root: HTMLElement): () => void {
       stat("Recalibrations", String(d.recalibrations), "since start"),
       stat("Runs in progress", String(running), ""),
     );
+  }
+
+  /// What needs attention now: services drifting beyond the threshold, SLOs broken in the
+  /// latest judgement of the twin, runs that failed in the last hour.
+  function renderAlerts(d: Drift, runs: Run[]): void {
+    const items: HTMLElement[] = [];
+    for (const s of d.services.filter((x) => (x.mape ?? 0) > d.threshold_pct)) {
+      items.push(h("li", {}, badge("bad", "drift"), " ", h("a", { href: `#/service/${encodeURIComponent(s.service)}` }, s.service), ` is ${num(s.mape, 1)} % off the twin (threshold ${d.threshold_pct} %)`));
+    }
+    const latest = runs.find((x) => x.status === "succeeded" && x.twin_version === d.twin_version && (asIsOf(x)?.slos.length ?? 0) > 0);
+    for (const s of (latest ? asIsOf(latest)?.slos ?? [] : []).filter((x) => !x.met)) {
+      items.push(h("li", {}, badge("bad", "SLO"), ` ${s.name} broken in the twin as it is (${s.objective})`));
+    }
+    for (const r of runs.filter((x) => x.status === "failed" && Date.now() - x.created_ms < 3_600_000)) {
+      items.push(h("li", {}, badge("warn", "run"), " ", h("a", { href: `#/scenarios/run/${r.id}` }, `#${r.id}`), ` failed: ${r.error ?? ""}`));
+    }
+    put(alerts, items.length ? h("section", { class: "panel alerts", "aria-label": "Alerts" }, h("h2", {}, `Needs attention (${items.length})`), h("ul", {}, items)) : null);
   }
 
   function renderSlos(d: Drift, runs: Run[]): void {
