@@ -109,6 +109,15 @@ try {
     await shoot("overview");
   });
 
+  await run("early_warning", async () => {
+    // Shown when the server offers predictions.
+    const doc = await (await fetch(url + "/api/openapi.json")).json();
+    results.early_warning = Boolean(doc.paths["/api/predictions"]);
+    if (!results.early_warning) return;
+    await page.goto(url + "/#/overview");
+    await page.waitForSelector("#early-warning h2:text('Early warning')", { timeout: 30_000 });
+  });
+
   await run("topology", async () => {
     await page.goto(url + "/#/topology");
     await page.waitForFunction(() => document.querySelector("#cy")?.dataset.firstDrawMs !== undefined, null, { timeout: 30_000 });
