@@ -52,6 +52,10 @@ pub struct ServeArgs {
     pub pull_config: Option<PathBuf>,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Send alerts (predicted SLO breaches, resources filling up, anomalies) to this URL as
+    /// Alertmanager webhooks, firing and resolved.
+    #[arg(long, value_name = "URL")]
+    pub alert_webhook: Option<String>,
 }
 
 /// TLS options: serve HTTPS with a certificate and key from PEM files.
@@ -138,6 +142,26 @@ pub struct DemoArgs {
     pub stop_after: Option<u64>,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Send alerts to this URL as Alertmanager webhooks (see `doppel serve`).
+    #[arg(long, value_name = "URL")]
+    pub alert_webhook: Option<String>,
+}
+
+/// Checks `--alert-webhook` and sets the early warning's webhook and external URL.
+fn alerting(
+    cfg: &mut doppel_server::predictions::PredictConfig,
+    webhook: Option<&String>,
+    listen: SocketAddr,
+    tls: bool,
+) -> anyhow::Result<()> {
+    if let Some(url) = webhook {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            anyhow::bail!("--alert-webhook {url}: expected an http:// or https:// URL");
+        }
+        cfg.webhook = Some(url.clone());
+    }
+    cfg.external_url = format!("{}://{listen}", if tls { "https" } else { "http" });
+    Ok(())
 }
 
 fn init_logs() {
@@ -189,6 +213,10 @@ fn banner(listen: SocketAddr, tls: bool, token: Option<&str>, extra: &str) -> an
         (
             "/api/twin/versions",
             "the twin's versions, recalibrations with their reason",
+        ),
+        (
+            "/api/predictions",
+            "predicted SLO breaches, memory running out, anomalies",
         ),
         ("/metrics", "Doppel's own health and drift, for Prometheus"),
     ] {
@@ -289,6 +317,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     cfg.drift = args.drift.config();
     cfg.max_body = args.max_body;
     cfg.auth = !args.insecure_no_auth;
+    alerting(
+        &mut cfg.predict,
+        args.alert_webhook.as_ref(),
+        args.listen,
+        tls.is_some(),
+    )?;
     let std_listener = bind(args.listen)?;
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(std_listener)
@@ -363,6 +397,22 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         // The synthetic production reports what the analytic model computes for it.
         method: doppel_server::drift::Method::Analytic,
     };
+    let script = doppel_server::synth::Script::shop();
+    // The demo's day lasts ten minutes: seasons, horizons and trends are compressed alike.
+    cfg.predict = doppel_server::predictions::PredictConfig {
+        interval_s: 10,
+        trend_s: 1800,
+        horizon_s: 3600,
+        day_s: script.day_s as i64,
+        anomaly_hold_s: 120,
+        ..doppel_server::predictions::PredictConfig::default()
+    };
+    alerting(
+        &mut cfg.predict,
+        args.alert_webhook.as_ref(),
+        args.listen,
+        tls.is_some(),
+    )?;
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(std_listener)
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -370,19 +420,19 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("starting the live twin")?;
         app.spawn_tasks();
-        let script = doppel_server::synth::Script::shop();
         let extra = format!(
             "Demo data in {}. A synthetic production of the example shop is sending live \
-             metrics: a compressed day of load every {} s, a slow memory leak, and `{}` {}x \
-             slower from {} s to {} s of every {} s, which the twin should notice (GET \
-             /api/drift) and recalibrate for (GET /api/twin/versions). Ctrl-C stops.",
+             metrics: a compressed day of load every {} s, `{}` leaking {} KiB/s of memory, and \
+             `{}` getting {:.1}% slower every minute (fixed every {} min). The twin notices \
+             the drift (GET /api/drift), recalibrates (GET /api/twin/versions) and warns before \
+             the memory runs out and the SLOs break (GET /api/predictions). Ctrl-C stops.",
             dir.display(),
             script.day_s,
-            script.slow_service,
-            script.slow_factor,
-            script.slow_from_s,
-            script.slow_to_s,
-            script.cycle_s
+            script.leak_service,
+            script.leak_bytes_per_s / 1024.0,
+            script.degrade_service,
+            script.degrade_per_s * 6000.0,
+            script.degrade_cycle_s / 60,
         );
         banner(
             listener.local_addr()?,

@@ -5,7 +5,10 @@
 //! measuring alternatives: the defaults are what ships); `PER_FILE=1` prints each file's share;
 //! `WINDOWS=1` prints, per file, the largest score outside windows and per window the largest
 //! score inside it and where the first alert falls; `DUMP=NAME` prints the rows and scores of
-//! the files whose name contains `NAME`.
+//! the files whose name contains `NAME`. `CV=1` cross-validates the global settings, leaving
+//! one category out at a time (see `bench::cross_validate`): the threshold alone, then the
+//! candidate settings in `CV_GRID` (`;`-separated `DOPPEL`-style overrides of the defaults)
+//! with the default threshold and with NAB's optimiser.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
@@ -35,8 +38,12 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<CorpusFile>) -> Res<()> {
 }
 
 fn config() -> Res<DoppelConfig> {
+    config_from(std::env::var("DOPPEL").ok())
+}
+
+fn config_from(spec: Option<String>) -> Res<DoppelConfig> {
     let mut c = DoppelConfig::default();
-    if let Ok(v) = std::env::var("DOPPEL") {
+    if let Some(v) = spec {
         for kv in v.split(',').filter(|s| !s.is_empty()) {
             let (k, v) = kv.split_once('=').ok_or("DOPPEL: key=value")?;
             let f: f64 = v.parse()?;
@@ -61,6 +68,80 @@ fn config() -> Res<DoppelConfig> {
         }
     }
     Ok(c)
+}
+
+fn cross_validation(
+    corpus: &[CorpusFile],
+    labels: &nab::Labels,
+    profiles: &[nab::Profile],
+) -> Res<()> {
+    let grid: Vec<String> = std::iter::once(String::new())
+        .chain(
+            std::env::var("CV_GRID")
+                .unwrap_or_default()
+                .split(';')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        )
+        .collect();
+    let mut candidates = Vec::new();
+    for spec in &grid {
+        let c = config_from(Some(spec.clone()))?;
+        let t = std::time::Instant::now();
+        candidates.push(bench::run_with(
+            corpus,
+            &move || Box::new(Doppel::new(c.clone())),
+            2,
+        ));
+        eprintln!("candidate `{spec}` run in {:.0?}", t.elapsed());
+    }
+    let default = DoppelConfig::default().alert_threshold;
+    for p in profiles {
+        let in_sample = bench::score_corpus(
+            corpus,
+            labels,
+            std::slice::from_ref(p),
+            &candidates[0],
+            default,
+        );
+        let runs = [
+            (
+                "threshold only",
+                bench::cross_validate(corpus, labels, p, &candidates[..1], None),
+            ),
+            (
+                "settings, default threshold",
+                bench::cross_validate(corpus, labels, p, &candidates, Some(default)),
+            ),
+            (
+                "settings and threshold",
+                bench::cross_validate(corpus, labels, p, &candidates, None),
+            ),
+        ];
+        println!(
+            "{:10} in-sample defaults: default {:.1} best {:.1}",
+            p.name, in_sample[0].default.score, in_sample[0].best.score
+        );
+        for (what, cv) in runs {
+            let folds: Vec<String> = cv
+                .folds
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}: `{}` @{:.3}",
+                        f.category, grid[f.candidate], f.threshold
+                    )
+                })
+                .collect();
+            println!(
+                "{:10}   CV {what:30} {:6.1}  [{}]",
+                p.name,
+                cv.score,
+                folds.join("; ")
+            );
+        }
+    }
+    Ok(())
 }
 
 fn main() -> Res<()> {
@@ -93,6 +174,9 @@ fn main() -> Res<()> {
         return Ok(());
     }
     let cfg = config()?;
+    if std::env::var("CV").is_ok() {
+        return cross_validation(&corpus, &labels, &profiles);
+    }
     for kind in only {
         let scores = if kind == DetectorKind::Doppel {
             let c = cfg.clone();

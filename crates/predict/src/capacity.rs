@@ -77,34 +77,10 @@ pub fn exhaustion(
         .step_by(stride)
         .map(|(&t, &v)| ((t - last_t) as f64, v))
         .collect();
-    let mut slopes = Vec::with_capacity(pts.len() * pts.len() / 2);
-    for i in 0..pts.len() {
-        for j in i + 1..pts.len() {
-            let dt = pts[j].0 - pts[i].0;
-            if dt > 0.0 {
-                slopes.push((pts[j].1 - pts[i].1) / dt);
-            }
-        }
-    }
-    if slopes.is_empty() {
-        return Err(PredictError::TooShort(
-            "all rows share one timestamp".into(),
-        ));
-    }
-    slopes.sort_by(f64::total_cmp);
-    let m = slopes.len();
-    let slope = crate::stats::quantile_sorted(&slopes, 0.5);
-    // Sen's interval: C = z * sqrt(Var S), Var S = n(n-1)(2n+5)/18 (no ties correction).
-    let n = pts.len() as f64;
-    let z = normal_quantile(1.0 - (1.0 - level) / 2.0);
-    let c = z * (n * (n - 1.0) * (2.0 * n + 5.0) / 18.0).sqrt();
-    let lo_rank = (((m as f64 - c) / 2.0).floor().max(0.0) as usize).min(m - 1);
-    let hi_rank = ((((m as f64 + c) / 2.0).ceil()) as usize).min(m - 1);
-    let (slope_lo, slope_hi) = (slopes[lo_rank], slopes[hi_rank]);
-    // Level now: the median intercept at t = 0 (the last row).
-    let mut intercepts: Vec<f64> = pts.iter().map(|&(t, v)| v - slope * t).collect();
-    intercepts.sort_by(f64::total_cmp);
-    let level_now = crate::stats::quantile_sorted(&intercepts, 0.5);
+    let fit = theil_sen(&pts, level)
+        .ok_or_else(|| PredictError::TooShort("all rows share one timestamp".into()))?;
+    let (slope, slope_lo, slope_hi) = (fit.slope, fit.lower, fit.upper);
+    let level_now = fit.intercept;
     let room = capacity - level_now;
     let time = |s: f64| (s > 0.0).then(|| (room / s).max(0.0));
     Ok(Exhaustion {
@@ -115,6 +91,54 @@ pub fn exhaustion(
         earliest: time(slope_hi),
         latest: time(slope_lo),
         level,
+    })
+}
+
+/// A Theil–Sen line with Sen's confidence interval of its slope.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct TheilSen {
+    /// The median of the pairwise slopes.
+    pub slope: f64,
+    /// Lower bound of the slope's interval.
+    pub lower: f64,
+    /// Upper bound of the slope's interval.
+    pub upper: f64,
+    /// The median of `y − slope·x`: the line's value at `x = 0`.
+    pub intercept: f64,
+}
+
+/// Fits `y = intercept + slope·x` by Theil–Sen (the median of the slopes between all pairs
+/// of points with different `x`), with Sen's (1968) rank interval of the slope at `level`
+/// from the variance of Kendall's S, `n(n−1)(2n+5)/18` (no ties correction). `None` when no
+/// two points differ in `x`. Quadratic in the number of points: thin long series first.
+pub fn theil_sen(pts: &[(f64, f64)], level: f64) -> Option<TheilSen> {
+    let mut slopes = Vec::with_capacity(pts.len() * pts.len() / 2);
+    for i in 0..pts.len() {
+        for j in i + 1..pts.len() {
+            let dx = pts[j].0 - pts[i].0;
+            if dx != 0.0 {
+                slopes.push((pts[j].1 - pts[i].1) / dx);
+            }
+        }
+    }
+    if slopes.is_empty() {
+        return None;
+    }
+    slopes.sort_by(f64::total_cmp);
+    let m = slopes.len();
+    let slope = crate::stats::quantile_sorted(&slopes, 0.5);
+    let n = pts.len() as f64;
+    let z = normal_quantile(1.0 - (1.0 - level) / 2.0);
+    let c = z * (n * (n - 1.0) * (2.0 * n + 5.0) / 18.0).sqrt();
+    let lo_rank = (((m as f64 - c) / 2.0).floor().max(0.0) as usize).min(m - 1);
+    let hi_rank = ((((m as f64 + c) / 2.0).ceil()) as usize).min(m - 1);
+    let mut intercepts: Vec<f64> = pts.iter().map(|&(x, y)| y - slope * x).collect();
+    intercepts.sort_by(f64::total_cmp);
+    Some(TheilSen {
+        slope,
+        lower: slopes[lo_rank],
+        upper: slopes[hi_rank],
+        intercept: crate::stats::quantile_sorted(&intercepts, 0.5),
     })
 }
 

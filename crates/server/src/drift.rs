@@ -31,7 +31,7 @@ use std::sync::Mutex;
 
 use doppel_model::Twin;
 use doppel_sim::analytic::{
-    HostEstimate, NetEstimate, ServiceEstimate, WorkloadEstimate, estimate,
+    EndpointEstimate, HostEstimate, NetEstimate, ServiceEstimate, WorkloadEstimate, estimate,
 };
 use doppel_sim::{Load, SimConfig, SimNet};
 use doppel_store::{DriftRecord, MetricPoint};
@@ -368,6 +368,20 @@ impl Predictor {
                 .map(|h| HostEstimate {
                     name: h.name.clone(),
                     cpu_utilization: h.cpu_utilization,
+                })
+                .collect(),
+            endpoints: net
+                .endpoints
+                .iter()
+                .map(|ep| {
+                    let found = r
+                        .services
+                        .get(ep.service as usize)
+                        .and_then(|s| s.endpoints.iter().find(|e| e.name == ep.name));
+                    EndpointEstimate {
+                        throughput_rps: found.map_or(0.0, |e| e.throughput_rps),
+                        mean_response_ms: found.map_or(0.0, |e| e.mean_response_ms),
+                    }
                 })
                 .collect(),
         };

@@ -214,6 +214,10 @@ routes! {
     get "/api/drift" VIEWER => get_drift, "Drift per service as last evaluated (MAPE of predicted vs observed latency and utilization).";
     get "/api/drift/history" VIEWER => drift_history, "Drift history: `service`, `since_ms`, `limit`.";
     post "/api/drift/evaluate" OPERATOR => evaluate_drift, "Evaluate drift now (and recalibrate if due).";
+    get "/api/predictions" VIEWER => get_predictions, "Early warning: predicted SLO breaches, resources filling up, degrading services, recent anomalies, alerts firing.";
+    get "/api/predictions/series" VIEWER => prediction_series, "One series (`entity`, `metric`: rps, latency_ms, utilization, memory_bytes): history, forecast band, anomaly marks.";
+    post "/api/predictions/evaluate" OPERATOR => evaluate_predictions, "Run the early warning now (alerts that changed go to the webhook).";
+    get "/api/anomalies" VIEWER => get_anomalies, "Recent anomalies from the online detector, newest first: `since_ms`, `limit`.";
     get "/api/pull" VIEWER => pull_status, "Prometheus pulling: range pulled, per-query outcome, failing queries with Prometheus' error, backoff.";
     post "/api/v1/write" OPERATOR => remote_write, "Prometheus remote-write v1 (protobuf, snappy).";
     post "/api/v2/series" OPERATOR => datadog_series, "Datadog series intake (JSON).";
@@ -688,6 +692,49 @@ async fn evaluate_drift(State(app): AppState) -> ApiResult<Response> {
     let d = app.drift_tick(now_ms()).await?;
     let n = d.len();
     Ok(with_detail(json!({"services": d}), format!("{n} services")))
+}
+
+async fn get_predictions(State(app): AppState) -> ApiResult<Json<Value>> {
+    Ok(Json(app.predictions()))
+}
+
+#[derive(Deserialize)]
+struct SeriesQ {
+    entity: String,
+    metric: String,
+}
+
+async fn prediction_series(
+    State(app): AppState,
+    Query(q): Query<SeriesQ>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        app.prediction_series(&q.entity, &q.metric, now_ms())
+            .await?,
+    ))
+}
+
+async fn evaluate_predictions(State(app): AppState) -> ApiResult<Response> {
+    app.checkpoint().await?;
+    let ev = app.predict_tick(now_ms()).await?;
+    let detail = format!(
+        "{} breaches, {} exhaustions, {} anomalies",
+        ev.breaches.len(),
+        ev.exhaustions.len(),
+        ev.anomalies.len()
+    );
+    Ok(with_detail(app.predictions(), detail))
+}
+
+#[derive(Deserialize)]
+struct AnomalyQ {
+    since_ms: Option<i64>,
+    limit: Option<usize>,
+}
+
+async fn get_anomalies(State(app): AppState, Query(q): Query<AnomalyQ>) -> ApiResult<Json<Value>> {
+    let a = app.anomalies(q.since_ms.unwrap_or(0), q.limit.unwrap_or(200).min(1000));
+    Ok(Json(json!({"anomalies": a})))
 }
 
 async fn intake(app: &App, kind: u8, body: &[u8]) -> ApiResult<u64> {

@@ -14,6 +14,7 @@ pub mod drift;
 pub mod http;
 pub mod ingest;
 pub mod openapi;
+pub mod predictions;
 pub mod pull;
 pub mod runs;
 pub mod synth;
@@ -107,6 +108,8 @@ pub struct Config {
     /// A trace's call graph is counted once no span of it arrived for this long,
     /// milliseconds (default [`ingest::otlp::SETTLE_MS`]).
     pub trace_settle_ms: i64,
+    /// Early warning: anomalies, exhaustion, predicted SLO breaches, alert webhooks.
+    pub predict: predictions::PredictConfig,
 }
 
 impl Config {
@@ -120,6 +123,7 @@ impl Config {
             flush_ms: 1000,
             auth: true,
             trace_settle_ms: ingest::otlp::SETTLE_MS,
+            predict: predictions::PredictConfig::default(),
         }
     }
 }
@@ -217,6 +221,8 @@ pub struct App {
     pub counters: Counters,
     /// The Prometheus puller's state, when pulling.
     pub(crate) pull_status: Mutex<Option<pull::PullStatus>>,
+    /// The early warning's state.
+    pub(crate) predictions: Arc<Mutex<predictions::State>>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -369,6 +375,7 @@ impl App {
             token_cache: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             pull_status: Mutex::new(None),
+            predictions: Arc::new(Mutex::new(predictions::State::default())),
         });
         app.checkpoint().await?;
         // Runs interrupted by a stop start again.
@@ -408,6 +415,18 @@ impl App {
                 tick.tick().await;
                 if let Err(e) = app.drift_tick(now_ms()).await {
                     tracing::warn!(error = %e, "drift evaluation failed");
+                }
+            }
+        });
+        let app = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(
+                app.cfg.predict.interval_s.max(1),
+            ));
+            loop {
+                tick.tick().await;
+                if let Err(e) = app.predict_tick(now_ms()).await {
+                    tracing::warn!(error = %e, "predictions failed");
                 }
             }
         });
@@ -766,6 +785,116 @@ impl App {
     /// Forgets cached tokens (after a revocation).
     pub fn clear_token_cache(&self) {
         lock(&self.token_cache).clear();
+    }
+
+    /// Runs the early warning at `now` on the stored history (see [`predictions`]): records
+    /// the evaluation, sends the alerts that changed to the webhook (awaiting delivery) and
+    /// returns the evaluation.
+    pub async fn predict_tick(&self, now: i64) -> Result<predictions::Evaluation, Error> {
+        let cfg = self.cfg.predict.clone();
+        let pts = self
+            .store
+            .metrics(&MetricQuery {
+                entity: None,
+                metric: None,
+                resolution_s: ingest::RESOLUTION_S,
+                from_ms: now - cfg.history_s * 1000,
+                to_ms: now + 1,
+                limit: 5_000_000,
+            })
+            .await?;
+        let cur = self.current();
+        let state = Arc::clone(&self.predictions);
+        let c2 = cfg.clone();
+        let (ev, changed) = tokio::task::spawn_blocking(move || {
+            let mut st = lock(&state);
+            let ev = predictions::evaluate(
+                &c2,
+                &cur.twin,
+                cur.version,
+                cur.predictor.as_ref(),
+                &pts,
+                now,
+                &mut st,
+            );
+            let changed = st.record(&c2, ev.clone());
+            (ev, changed)
+        })
+        .await
+        .map_err(|e| Error::Twin(format!("prediction task: {e}")))?;
+        if let Some(url) = cfg.webhook.clone()
+            && !changed.is_empty()
+        {
+            let payloads = predictions::payloads(&cfg, &changed);
+            let outcome = tokio::task::spawn_blocking(move || {
+                payloads
+                    .iter()
+                    .map(|p| predictions::post(&url, p))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| Error::Twin(format!("webhook task: {e}")))?;
+            let mut st = lock(&self.predictions);
+            for r in outcome {
+                match r {
+                    Ok(()) => st.webhook.sent += 1,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "alert webhook failed");
+                        st.webhook.failed += 1;
+                        st.webhook.last_error = Some(e);
+                    }
+                }
+            }
+        }
+        for a in &changed {
+            tracing::info!(
+                alert = a.labels.get("alertname").map_or("", String::as_str),
+                resolved = a.ends_at_ms.is_some(),
+                summary = a.annotations.get("summary").map_or("", String::as_str),
+                "alert"
+            );
+        }
+        Ok(ev)
+    }
+
+    /// The early warning's current predictions and alerts, as the API shows them.
+    pub fn predictions(&self) -> serde_json::Value {
+        predictions::summary(&self.cfg.predict, &lock(&self.predictions))
+    }
+
+    /// Recent anomalies, newest first, at or after `since_ms`.
+    pub fn anomalies(&self, since_ms: i64, limit: usize) -> Vec<predictions::Anomaly> {
+        lock(&self.predictions)
+            .anomalies
+            .iter()
+            .rev()
+            .filter(|a| a.at_ms >= since_ms)
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    /// One series with its forecast band and anomaly marks (see [`predictions::series_view`]).
+    pub async fn prediction_series(
+        &self,
+        entity: &str,
+        metric: &str,
+        now: i64,
+    ) -> Result<serde_json::Value, Error> {
+        let cfg = &self.cfg.predict;
+        let pts = self
+            .store
+            .metrics(&MetricQuery {
+                entity: Some(entity.to_string()),
+                metric: None,
+                resolution_s: ingest::RESOLUTION_S,
+                from_ms: now - cfg.history_s * 1000,
+                to_ms: now - now.rem_euclid(ingest::RESOLUTION_S * 1000),
+                limit: 1_000_000,
+            })
+            .await?;
+        let st = lock(&self.predictions);
+        Ok(predictions::series_view(cfg, &st, entity, metric, &pts))
     }
 
     /// Drift as last evaluated.

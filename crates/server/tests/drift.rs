@@ -118,10 +118,18 @@ async fn demo_production_feeds_live_metrics_through_the_intake() {
         .await
         .expect("start");
     let script = doppel_server::synth::Script::shop();
-    assert!(!script.slow(0) && script.slow(200) && !script.slow(400));
     assert!(
         (script.load(150.0) - 1.35).abs() < 1e-9,
         "the compressed day peaks at +35%"
+    );
+    assert!((script.degradation(0.0) - 1.0).abs() < 1e-12);
+    assert!(
+        (script.degradation(3600.0) - 1.9).abs() < 1e-9,
+        "1.5% a minute"
+    );
+    assert!(
+        (script.degradation(7200.0) - 1.0).abs() < 1e-12,
+        "fixed after two hours"
     );
     doppel_server::synth::drive(
         Arc::clone(&app),
@@ -132,10 +140,10 @@ async fn demo_production_feeds_live_metrics_through_the_intake() {
     )
     .await
     .expect("drive");
-    // Five series per service per tick; four of them are mapped (memory is not compared).
+    // Five series per service per tick, all mapped (memory for the exhaustion forecasts).
     let stats = app.ingest_stats();
     assert_eq!(stats.samples, 40 * 12 * 5);
-    assert_eq!(stats.mapped, 40 * 12 * 4);
+    assert_eq!(stats.mapped, 40 * 12 * 5);
 }
 
 /// One server, one worker, deterministic 10 ms service times, 80 requests/s: an M/D/1 queue

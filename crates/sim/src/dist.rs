@@ -155,6 +155,27 @@ impl Dist {
         var / (m * m)
     }
 
+    /// The same distribution stretched by `f` (every value times `f`, so the mean too, and
+    /// the squared coefficient of variation unchanged). `f` must be positive.
+    pub fn scaled(&self, f: f64) -> Dist {
+        match self {
+            Dist::Constant(v) => Dist::Constant(v * f),
+            Dist::Exponential { mean } => Dist::Exponential { mean: mean * f },
+            Dist::LogNormal { mu, sigma } => Dist::LogNormal {
+                mu: mu + f.ln(),
+                sigma: *sigma,
+            },
+            Dist::Uniform { lo, hi } => Dist::Uniform {
+                lo: lo * f,
+                hi: hi * f,
+            },
+            Dist::Empirical(e) => Dist::Empirical(Empirical {
+                bounds: e.bounds.iter().map(|b| b * f).collect(),
+                cumulative: e.cumulative.clone(),
+            }),
+        }
+    }
+
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), String> {
         let ok = |v: f64| v.is_finite() && v >= 0.0;
@@ -235,5 +256,24 @@ mod tests {
         assert!((Dist::Uniform { lo: 0.0, hi: 2.0 }.scv() - 1.0 / 3.0).abs() < 1e-12);
         let e = Dist::Empirical(Empirical::new(&[(2.0, 1.0)]).unwrap());
         assert!((e.scv() - 1.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn scaling_stretches_the_mean_and_keeps_the_shape() {
+        let cases = [
+            Dist::Constant(0.25),
+            Dist::exp(0.5),
+            Dist::LogNormal {
+                mu: -1.0,
+                sigma: 0.5,
+            },
+            Dist::Uniform { lo: 1.0, hi: 3.0 },
+            Dist::Empirical(Empirical::new(&[(1.0, 1.0), (2.0, 0.0), (4.0, 3.0)]).unwrap()),
+        ];
+        for d in &cases {
+            let s = d.scaled(1.6);
+            assert!((s.mean() - 1.6 * d.mean()).abs() < 1e-12, "{d:?}");
+            assert!((s.scv() - d.scv()).abs() < 1e-12, "{d:?}");
+        }
     }
 }

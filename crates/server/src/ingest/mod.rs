@@ -11,6 +11,7 @@
 //! | `*_duration_seconds_sum` / `_count` (counters) | latency | `latency_seconds_sum`, `latency_count` |
 //! | `*utilization`, `*utilisation` (gauge, 0 to 1) | utilization | `utilization`: samples |
 //! | `*latency_ms` (gauge) | mean latency | `latency_ms`: samples |
+//! | `*resident_memory_bytes`, `*memory_working_set_bytes`, `*memory_usage_bytes` (gauges) | memory | `memory_bytes`: samples |
 //!
 //! Other series are counted and dropped: the twin keeps what it can compare with predictions.
 
@@ -125,6 +126,11 @@ pub fn classify(name: &str) -> Option<Kind> {
         Some(Kind::Utilization)
     } else if name.ends_with("latency_ms") {
         Some(Kind::LatencyMs)
+    } else if name.ends_with("resident_memory_bytes")
+        || name.ends_with("memory_working_set_bytes")
+        || name.ends_with("memory_usage_bytes")
+    {
+        Some(Kind::MemoryBytes)
     } else {
         None
     }

@@ -36,6 +36,18 @@ pub struct NetEstimate {
     pub services: Vec<ServiceEstimate>,
     /// Per host, in the network's order.
     pub hosts: Vec<HostEstimate>,
+    /// Per endpoint, in the network's order (not serialized: the reports stay per service).
+    #[serde(skip)]
+    pub endpoints: Vec<EndpointEstimate>,
+}
+
+/// Estimated load and response time of one endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EndpointEstimate {
+    /// Visits per second.
+    pub throughput_rps: f64,
+    /// Mean time from arrival at an instance to the response, milliseconds.
+    pub mean_response_ms: f64,
 }
 
 /// Estimated load and latency of a workload.
@@ -353,10 +365,17 @@ pub fn estimate(net: &SimNet) -> Result<NetEstimate, AnalyticError> {
             cpu_utilization: host_busy[h] / host.cores,
         })
         .collect();
+    let endpoints = (0..ne)
+        .map(|k| EndpointEstimate {
+            throughput_rps: rate[k],
+            mean_response_ms: resp[k] * 1e3,
+        })
+        .collect();
     Ok(NetEstimate {
         workloads,
         services,
         hosts,
+        endpoints,
     })
 }
 

@@ -17,7 +17,9 @@ mod linalg;
 mod mm;
 mod mva;
 
-pub use estimate::{HostEstimate, NetEstimate, ServiceEstimate, WorkloadEstimate, estimate};
+pub use estimate::{
+    EndpointEstimate, HostEstimate, NetEstimate, ServiceEstimate, WorkloadEstimate, estimate,
+};
 pub use jackson::{JacksonSolution, OpenNetwork, OpenStation, jackson};
 pub use mm::{QueueMetrics, mm1, mmc};
 pub use mva::{ClosedNetwork, ClosedStation, MvaSolution, StationKind, mva_exact, mva_schweitzer};
