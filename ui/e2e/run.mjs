@@ -109,6 +109,15 @@ try {
     await shoot("overview");
   });
 
+  await run("early_warning", async () => {
+    // Shown when the server offers predictions.
+    const doc = await (await fetch(url + "/api/openapi.json")).json();
+    results.early_warning = Boolean(doc.paths["/api/predictions"]);
+    if (!results.early_warning) return;
+    await page.goto(url + "/#/overview");
+    await page.waitForSelector("#early-warning h2:text('Early warning')", { timeout: 30_000 });
+  });
+
   await run("topology", async () => {
     await page.goto(url + "/#/topology");
     await page.waitForFunction(() => document.querySelector("#cy")?.dataset.firstDrawMs !== undefined, null, { timeout: 30_000 });
@@ -274,10 +283,29 @@ try {
       const box = await page.locator("#cy").boundingBox();
       await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
       for (let i = 0; i < 5; i++) await page.mouse.wheel(0, -200);
+      // Frames drawn while panning: the page keeps animating (a texture of the graph moves).
+      await page.evaluate(() => {
+        window.__frames = [];
+        const tick = (t) => {
+          window.__frames.push(t);
+          if (window.__frames.length < 10000 && !window.__stopFrames) requestAnimationFrame(tick);
+        };
+        window.__stopFrames = false;
+        requestAnimationFrame(tick);
+      });
       await page.mouse.down();
-      await page.mouse.move(box.x + box.width / 2 + 200, box.y + box.height / 2 + 100, { steps: 10 });
+      await page.mouse.move(box.x + box.width / 2 + 200, box.y + box.height / 2 + 100, { steps: 30 });
       await page.mouse.up();
       results.big_zoom_pan_ms = Date.now() - t0;
+      const frames = await page.evaluate(() => {
+        window.__stopFrames = true;
+        const f = window.__frames;
+        const gaps = f.slice(1).map((t, i) => t - f[i]).sort((a, b) => a - b);
+        return { n: f.length, median: gaps[Math.floor(gaps.length / 2)] ?? 0, p95: gaps[Math.floor(gaps.length * 0.95)] ?? 0 };
+      });
+      results.big_pan_frames = frames.n;
+      results.big_pan_frame_median_ms = Math.round(frames.median);
+      results.big_pan_frame_p95_ms = Math.round(frames.p95);
       const t1 = Date.now();
       await page.selectOption("#topo-group", "zone");
       await page.click("text=Collapse all");

@@ -159,5 +159,19 @@ fn the_ui_works_in_a_real_browser() {
     assert_eq!(r["big_nodes"], 2000, "{r}");
     let first = r["big_first_draw_ms"].as_f64().unwrap();
     assert!(first > 0.0 && first < 5000.0, "first draw took {first} ms");
+    // Fluid while panning: frames keep coming (60 per second where the machine allows).
+    let p95 = r["big_pan_frame_p95_ms"].as_f64().unwrap();
+    assert!(
+        p95 > 0.0 && p95 < 100.0,
+        "frames 95% within {p95} ms while panning"
+    );
+    // A scenario's verdict and charts, and the downloaded report.
+    assert!(
+        r["scenario_summary"].as_str().unwrap().contains("broken"),
+        "{r}"
+    );
+    assert!(r["report_bytes"].as_u64().unwrap() > 10_000, "{r}");
+    assert!(r["service_live_points"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["service_predicted_points"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["console_errors"], 0, "{r}");
 }

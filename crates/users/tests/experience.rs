@@ -165,3 +165,71 @@ fn outcomes_match_the_sessions_page_by_page() {
     let back = doppel_model::load_str("with-users.yaml", &yaml);
     assert!(back.is_valid(), "{:?}\n{yaml}", back.diagnostics);
 }
+
+#[test]
+fn a_priority_lane_helps_the_paying_cohort_at_the_others_expense() {
+    // One busy endpoint set: two workers, exponential 40 ms pages, about 80% busy.
+    let mut text =
+        String::from("services:\n  web:\n    concurrency: {workers: 2}\n    endpoints:\n");
+    for (name, _, _) in TIMES {
+        text.push_str(&format!(
+            "      {name}: {{service_time: {{dist: exponential, mean: 40ms}}}}\n"
+        ));
+    }
+    let twin = doppel_model::load_str("busy.yaml", &text).twin;
+    let mut truth = demo_cohorts();
+    truth[0].attributes.insert("plan".into(), "free".into());
+    truth[1].attributes.insert("plan".into(), "plus".into());
+    truth.truncate(2);
+    let settings = LearnSettings {
+        cohorts: CohortBy::Attributes(vec!["plan".into()]),
+        ..LearnSettings::default()
+    };
+    let (set, _) = learn_json(&truth, START_DAY, 2, 8, settings);
+    // Pages per second = sessions/s × mapped pages per session; aim at 40 pages/s (80%).
+    let pages: f64 = set
+        .cohorts
+        .iter()
+        .map(|c| {
+            c.share
+                * doppel_users::chain::expected_visits(c)
+                    .unwrap()
+                    .iter()
+                    .filter(|(e, _)| !e.contains("category"))
+                    .map(|(_, v)| v)
+                    .sum::<f64>()
+        })
+        .sum();
+    let s = ExperienceSettings {
+        sessions_per_s: Some(40.0 / pages),
+        duration_s: 400.0,
+        warmup_s: 40.0,
+        ..ExperienceSettings::default()
+    };
+    let r = experience(&twin, &set, &s).unwrap();
+    let w = r
+        .what_ifs
+        .iter()
+        .find(|w| w.name == "priority:plus")
+        .unwrap();
+    assert!(r.what_ifs.iter().all(|w| w.name != "priority:free"));
+    let p90 = |name: &str| {
+        (
+            r.cohorts
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap()
+                .page_latency_ms
+                .p90,
+            w.per_cohort.iter().find(|(n, _, _)| n == name).unwrap().2,
+        )
+    };
+    let (plus_before, plus_after) = p90("plus");
+    let (free_before, free_after) = p90("free");
+    println!(
+        "plus p90 {plus_before} -> {plus_after} ms; free p90 {free_before} -> {free_after} ms"
+    );
+    assert!(plus_after < 0.8 * plus_before);
+    assert!(free_after > free_before);
+    assert_eq!((w.origin_rps_delta, w.busy_cores_delta), (0.0, 0.0));
+}

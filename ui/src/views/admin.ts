@@ -122,7 +122,18 @@ export function adminView(root: HTMLElement): () => void {
             when(x.created_ms),
             x.revoked
               ? badge("idle", "revoked")
-              : h("button", { type: "button", onclick: () => act(() => raw(`/api/tokens/${x.id}`, { method: "DELETE" }), () => {}) }, `Revoke ${x.id}`),
+              : h(
+                  "button",
+                  {
+                    type: "button",
+                    onclick: () => {
+                      if (confirm(`Revoke token ${x.id} (${x.user}${x.label ? `, ${x.label}` : ""})? Whoever uses it is signed out.`)) {
+                        act(() => raw(`/api/tokens/${x.id}`, { method: "DELETE" }), () => {});
+                      }
+                    },
+                  },
+                  `Revoke ${x.id}`,
+                ),
           ]),
         ),
       );
@@ -130,7 +141,7 @@ export function adminView(root: HTMLElement): () => void {
         audit,
         table(
           ["When", "Actor", "Action", "Status", "Detail"],
-          l.entries.map((x) => [h("span", { title: stamp(x.at_ms) }, when(x.at_ms)), x.actor, h("code", {}, x.action), badge(x.status < 400 ? "ok" : "bad", String(x.status)), x.detail]),
+          l.entries.map((x) => [h("span", { title: stamp(x.at_ms) }, when(x.at_ms)), x.actor, h("code", {}, x.action), x.status === 0 ? "–" : badge(x.status < 400 ? "ok" : "bad", String(x.status)), x.detail]),
         ),
       );
     } catch (e) {

@@ -61,7 +61,10 @@ export function loginView(done: () => void): HTMLElement {
     h(
       "p",
       { id: "login-help", class: "muted small" },
-      "`doppel demo` and `doppel serve` print an admin token when they start; admins create more under Admin. The token stays in this tab only.",
+      h("code", {}, "doppel demo"),
+      " and ",
+      h("code", {}, "doppel serve"),
+      " print an admin token when they start; admins create more under Admin. The token stays in this tab only.",
     ),
     error,
     button,

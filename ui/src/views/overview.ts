@@ -6,6 +6,16 @@ import { api, ApiError, post, type Drift, type Run, type SimReport, type SloVerd
 import { badge, h, panel, put, table } from "../dom";
 import { ms, num, pct, when } from "../format";
 
+/// What `/api/predictions` answers (every part optional: the panel shows what is there).
+interface Predictions {
+  at_ms?: number;
+  breaches?: { slo: string; objective?: string; in_s?: number; confirmed?: boolean | null; message?: string }[];
+  exhaustions?: { entity: string; metric: string; in_s?: number; message?: string }[];
+  degrading?: { service: string; factor_now: number; per_hour: number }[];
+  anomalies?: { entity: string; metric: string; at_ms: number; value: number; score: number }[];
+  alerts?: unknown[];
+}
+
 export function sloState(v: SloVerdict): "ok" | "warn" | "bad" | "idle" {
   if (v.achieved === null) return "idle";
   if (!v.met) return "bad";
@@ -58,11 +68,25 @@ export function overviewView(root: HTMLElement): () => void {
   const versions = h("div", {}, "Loading…");
   const runs = h("div", {}, "Loading…");
   const stats = h("div", { class: "stats" });
+  const alerts = h("div", { id: "alerts" });
+  // The early warning panel appears when the server offers `/api/predictions` (its route is
+  // in the OpenAPI document, which needs no token).
+  const early = h("div", { id: "early-warning" });
+  let hasPredictions = false;
+  fetch("/api/openapi.json")
+    .then((r) => (r.ok ? r.json() : null))
+    .then((doc) => {
+      hasPredictions = Boolean(doc?.paths?.["/api/predictions"]);
+      if (hasPredictions) refresh();
+    })
+    .catch(() => {});
   const err = h("p", { class: "error", role: "alert" });
   put(
     root,
     h("div", { class: "page-head" }, h("h1", {}, "Overview"), stats),
     err,
+    alerts,
+    early,
     h(
       "div",
       { class: "grid two" },
@@ -106,6 +130,11 @@ export function overviewView(root: HTMLElement): () => void {
       if (stopped) return;
       err.textContent = "";
       renderStats(d, v.versions, r.runs);
+      renderAlerts(d, r.runs);
+      if (hasPredictions) {
+        const p = await api<Predictions>("/api/predictions").catch(() => null);
+        if (p && !stopped) renderEarly(p);
+      }
       renderSlos(d, r.runs);
       renderDrift(d);
       renderVersions(v.versions);
@@ -127,6 +156,67 @@ export function overviewView(root: HTMLElement): () => void {
       stat("Drifting", String(drifting), `over ${d.threshold_pct} %`, drifting ? "bad" : "ok"),
       stat("Recalibrations", String(d.recalibrations), "since start"),
       stat("Runs in progress", String(running), ""),
+    );
+  }
+
+  /// What needs attention now: services drifting beyond the threshold, SLOs broken in the
+  /// latest judgement of the twin, runs that failed in the last hour.
+  function renderAlerts(d: Drift, runs: Run[]): void {
+    const items: HTMLElement[] = [];
+    const drifting = d.services.filter((x) => (x.mape ?? 0) > d.threshold_pct).sort((a, b) => (b.mape ?? 0) - (a.mape ?? 0));
+    const svcLink = (s: string) => h("a", { href: `#/service/${encodeURIComponent(s)}` }, s);
+    if (drifting.length > 3) {
+      // Many at once (a change in production, or a start): one line, worst first.
+      items.push(
+        h(
+          "li",
+          {},
+          badge("bad", "drift"),
+          ` ${drifting.length} services are off the twin by more than ${d.threshold_pct} %: `,
+          drifting.flatMap((s, i) => [i ? ", " : "", svcLink(s.service), ` ${num(s.mape, 1)} %`]),
+        ),
+      );
+    } else {
+      for (const s of drifting) {
+        items.push(h("li", {}, badge("bad", "drift"), " ", svcLink(s.service), ` is ${num(s.mape, 1)} % off the twin (threshold ${d.threshold_pct} %)`));
+      }
+    }
+    const latest = runs.find((x) => x.status === "succeeded" && x.twin_version === d.twin_version && (asIsOf(x)?.slos.length ?? 0) > 0);
+    for (const s of (latest ? asIsOf(latest)?.slos ?? [] : []).filter((x) => !x.met)) {
+      items.push(h("li", {}, badge("bad", "SLO"), ` ${s.name} broken in the twin as it is (${s.objective})`));
+    }
+    for (const r of runs.filter((x) => x.status === "failed" && Date.now() - x.created_ms < 3_600_000)) {
+      items.push(h("li", {}, badge("warn", "run"), " ", h("a", { href: `#/scenarios/run/${r.id}` }, `#${r.id}`), ` failed: ${r.error ?? ""}`));
+    }
+    put(alerts, items.length ? h("section", { class: "panel alerts", "aria-label": "Alerts" }, h("h2", {}, `Needs attention (${items.length})`), h("ul", {}, items)) : null);
+  }
+
+  function renderEarly(p: Predictions): void {
+    const soon = (sec: number | undefined) => (sec === undefined || !Number.isFinite(sec) ? "" : sec < 3600 ? `in ${Math.round(sec / 60)} min` : `in ${(sec / 3600).toFixed(1)} h`);
+    const items: HTMLElement[] = [];
+    for (const b of p.breaches ?? []) {
+      items.push(h("li", {}, badge(b.confirmed === false ? "warn" : "bad", `SLO ${soon(b.in_s)}`), " ", b.message ?? `${b.slo} (${b.objective})`, b.confirmed === true ? " (confirmed by simulation)" : ""));
+    }
+    for (const x of p.exhaustions ?? []) {
+      items.push(h("li", {}, badge("warn", `full ${soon(x.in_s)}`), " ", x.message ?? `${x.entity} ${x.metric}`));
+    }
+    for (const g of p.degrading ?? []) {
+      items.push(h("li", {}, badge("warn", "degrading"), " ", h("a", { href: `#/service/${encodeURIComponent(g.service)}` }, g.service), ` is ${num(g.factor_now)}× the twin's service time, +${num(g.per_hour)} an hour`));
+    }
+    const firing = (p.alerts ?? []).length;
+    const anomalies = (p.anomalies ?? []).slice(0, 5);
+    put(
+      early,
+      h(
+        "section",
+        { class: "panel", "aria-label": "Early warning" },
+        h("h2", {}, "Early warning"),
+        h("p", { class: "muted small" }, `Predictions from the twin, ${p.at_ms ? when(p.at_ms) : "not evaluated yet"}; ${firing} alert${firing === 1 ? "" : "s"} firing.`),
+        items.length ? h("ul", {}, items) : h("p", {}, badge("ok", "clear"), " Nothing is predicted to break within the horizon."),
+        anomalies.length
+          ? [h("h3", {}, "Recent anomalies"), table(["When", "Where", "Metric", "Value", "Score"], anomalies.map((a) => [when(a.at_ms), a.entity, a.metric, num(a.value), num(a.score)]))]
+          : null,
+      ),
     );
   }
 

@@ -71,8 +71,9 @@ export function buildElements(
         kind: n.kind,
         name: n.name,
         label: n.kind === "instance" ? n.name.slice(n.name.indexOf("/") + 1) : n.name,
-        parent: g !== undefined ? `group:${g}` : undefined,
         color: paint(n),
+        // No `parent` key at all outside a group: cytoscape then skips its compound checks.
+        ...(g !== undefined ? { parent: `group:${g}` } : {}),
       },
       position: { x: n.x, y: n.y },
       classes: n.kind,
