@@ -3,7 +3,10 @@
 //! Doppel's model: the series' seasonal profile (daily or weekly, whichever the data shows by
 //! autocorrelation, or none) is the per-phase median of the detrended values over the last
 //! cycles; what is left is smoothed by Holt's damped-trend method with factors chosen by
-//! one-step error. Intervals are empirical: the model is re-run from many past origins and the
+//! one-step error. A damped trend flattens within a few dozen rows, which underestimates a
+//! steady rise (load growing week after week, a disk filling): when the pairs of rows a whole
+//! number of periods apart agree on a direction, the seasonal Sen slope of the recent rows is
+//! extrapolated undamped instead. Intervals are empirical: the model is re-run from many past origins and the
 //! errors it actually made at each lead time give the interval's quantiles, so they widen as
 //! the real errors do (no normality assumption).
 //!
@@ -27,7 +30,8 @@ pub enum Method {
     SeasonalNaive,
     /// Holt's linear smoothing with Prometheus-style fixed factors 0.3 and 0.1.
     Holt,
-    /// Doppel's seasonal profile plus damped Holt with fitted factors.
+    /// Doppel's seasonal profile plus damped Holt with fitted factors, or a steady trend (the
+    /// seasonal Sen slope) when the series rises or falls steadily.
     Doppel,
 }
 
@@ -134,6 +138,55 @@ struct Fitted {
     beta: f64,
     phi: f64,
     period: usize,
+    /// A steady trend per row (seasonal Sen slope) that replaces the damped one, when the
+    /// series shows one.
+    trend: Option<f64>,
+}
+
+/// Rows the steady trend is measured over (the most recent ones).
+const TREND_ROWS: usize = 4000;
+/// Kendall's tau of the same-phase pairs at or above which a trend counts as steady.
+const TREND_TAU: f64 = 0.5;
+
+/// The seasonal Sen slope per row (Hirsch, Slack & Smith 1982): the median of the slopes
+/// between rows a whole number of periods apart within the last [`TREND_ROWS`] rows, so the
+/// season cancels out of every slope; without a season, of all pairs of (at most 400 evenly
+/// thinned) rows. `Some` only when the pairs agree on the direction (Kendall's tau of the
+/// pairs at least [`TREND_TAU`]): a steady rise or fall, not noise or a one-off step.
+fn steady_trend(x: &[f64], period: usize) -> Option<f64> {
+    let tail = &x[x.len().saturating_sub(TREND_ROWS)..];
+    let n = tail.len();
+    let period = period.max(1);
+    let stride = if period > 1 {
+        1
+    } else {
+        n.div_ceil(400).max(1)
+    };
+    let mut slopes = Vec::new();
+    let (mut up, mut down) = (0usize, 0usize);
+    for i in (0..n).step_by(stride) {
+        let mut j = i + if period > 1 { period } else { stride };
+        while j < n {
+            let d = tail[j] - tail[i];
+            slopes.push(d / (j - i) as f64);
+            if d > 0.0 {
+                up += 1;
+            } else if d < 0.0 {
+                down += 1;
+            }
+            j += if period > 1 { period } else { stride };
+        }
+    }
+    // At least three periods (or 30 rows) of pairs.
+    if slopes.len() < 30 || (period > 1 && n < 3 * period) {
+        return None;
+    }
+    let tau = (up as f64 - down as f64) / slopes.len() as f64;
+    if tau.abs() < TREND_TAU {
+        return None;
+    }
+    slopes.sort_by(f64::total_cmp);
+    Some(quantile_sorted(&slopes, 0.5))
 }
 
 impl Fitted {
@@ -165,6 +218,13 @@ impl Fitted {
                             last
                         }
                     })
+                    .collect()
+            }
+            Method::Doppel if self.trend.is_some() => {
+                let (l, _) = self.run(hist);
+                let t = self.trend.unwrap_or(0.0);
+                (0..h)
+                    .map(|k| l + t * (k + 1) as f64 + self.seasonal(origin + k))
                     .collect()
             }
             Method::Holt | Method::Doppel => {
@@ -245,10 +305,12 @@ fn fit(x: &[f64], method: Method, season: Option<Season>) -> Fitted {
         beta: 0.1,
         phi: 1.0,
         period,
+        trend: None,
     };
     if method != Method::Doppel {
         return f;
     }
+    f.trend = steady_trend(x, period);
     if let Some(s) = season {
         let cycles = if s.seconds == DAY { 8 } else { 4 };
         f.profile = seasonal_profile(x, s.period, cycles);
@@ -467,6 +529,37 @@ mod tests {
             let truth = 50.0 + 10.0 * (2.0 * std::f64::consts::PI * (n + k) as f64 / 288.0).sin();
             assert!((m - truth).abs() < 0.5, "k={k}: {m} vs {truth}");
         }
+    }
+
+    #[test]
+    fn a_steady_rise_is_extrapolated_not_damped_away() {
+        // Load growing 20 a day on top of the daily sine, with noise: tomorrow's last row is
+        // 20 above today's. A damped trend (phi 0.98) would add at most 49 rows' worth of
+        // growth (0.07 of the day's 20).
+        let noise = |i: usize| ((i as f64 * 12.9898).sin() * 43_758.545_3).fract() * 2.0 - 1.0;
+        let truth = |i: usize| {
+            50.0 + 20.0 * i as f64 / 288.0
+                + 10.0 * (2.0 * std::f64::consts::PI * i as f64 / 288.0).sin()
+        };
+        let n = 10 * 288;
+        let s = Series::new(
+            (0..n as i64).map(|i| i * 300).collect(),
+            (0..n).map(|i| truth(i) + noise(i)).collect(),
+        );
+        let f = forecast(&s, DAY, Method::Doppel, 0.9).unwrap();
+        for k in [0, 143, 287] {
+            let want = truth(n + k);
+            assert!(
+                (f.mean[k] - want).abs() < 1.5,
+                "k={k}: {} vs {want}",
+                f.mean[k]
+            );
+        }
+        // A level series with the same noise has no steady trend.
+        assert_eq!(
+            steady_trend(&(0..n).map(noise).collect::<Vec<_>>(), 288),
+            None
+        );
     }
 
     #[test]
