@@ -160,30 +160,6 @@ try {
     await page.waitForSelector("main h1:text('Topology')");
   });
 
-  await run("service", async () => {
-    await page.goto(url + "/#/service/frontend");
-    await page.waitForSelector("main h1:text('frontend')");
-    // Live and predicted series both have points.
-    const both = async () =>
-      page.evaluate(() => {
-        const f = document.querySelector("figure[aria-label='Latency: production vs twin']");
-        const pts = (f?.getAttribute("data-points") ?? "0,0").split(",").map(Number);
-        return pts;
-      });
-    let pts = [0, 0];
-    for (let i = 0; i < 60 && !(pts[0] > 0 && pts[1] > 0); i++) {
-      await page.waitForTimeout(1000);
-      pts = await both();
-    }
-    check(pts[0] > 0 && pts[1] > 0, `service: live ${pts[0]} and predicted ${pts[1]} latency points`);
-    results.service_live_points = pts[0];
-    results.service_predicted_points = pts[1];
-    const deps = await page.locator("text=Called by (upstream").count();
-    check(deps === 1, "service: no dependencies section");
-    await page.waitForTimeout(300);
-    await shoot("service");
-  });
-
   await run("scenario", async () => {
     await page.goto(url + "/#/scenarios");
     await page.waitForSelector("#sc-yaml");
@@ -241,6 +217,39 @@ try {
     await shoot("scenario-compare");
   });
 
+  await run("service", async () => {
+    await page.goto(url + "/#/service/frontend");
+    await page.waitForSelector("main h1:text('frontend')");
+    // Live and predicted series both have points.
+    const both = async () =>
+      page.evaluate(() => {
+        const f = document.querySelector("figure[aria-label='Latency: production vs twin']");
+        const pts = (f?.getAttribute("data-points") ?? "0,0").split(",").map(Number);
+        return pts;
+      });
+    let pts = [0, 0];
+    for (let i = 0; i < 60 && !(pts[0] > 0 && pts[1] > 0); i++) {
+      await page.waitForTimeout(1000);
+      pts = await both();
+    }
+    check(pts[0] > 0 && pts[1] > 0, `service: live ${pts[0]} and predicted ${pts[1]} latency points`);
+    results.service_live_points = pts[0];
+    results.service_predicted_points = pts[1];
+    if (results.early_warning) {
+      // The forecast panel: the observed series at least (a forecast needs enough history).
+      await page.waitForFunction(
+        () => Number((document.querySelector("figure[aria-label='Forecast']")?.getAttribute("data-points") ?? "0").split(",")[0]) > 0,
+        null,
+        { timeout: 60_000 },
+      );
+      results.service_forecast_points = await page.getAttribute("figure[aria-label='Forecast']", "data-points");
+    }
+    const deps = await page.locator("text=Called by (upstream").count();
+    check(deps === 1, "service: no dependencies section");
+    await page.waitForTimeout(300);
+    await shoot("service");
+  });
+
   await run("history", async () => {
     await page.goto(url + "/#/history");
     await page.waitForSelector("#history-detail h3");
@@ -257,6 +266,14 @@ try {
     check(/^dpl_[0-9a-f]{64}$/.test(t ?? ""), `admin: new token “${t}”`);
     await page.waitForSelector("td:text('e2e')");
     await shoot("admin");
+  });
+
+  await run("overview_after_runs", async () => {
+    await page.goto(url + "/#/overview");
+    await page.waitForSelector(".slo-grid .slo");
+    if (results.early_warning) await page.waitForSelector("#early-warning h2");
+    await page.waitForTimeout(300);
+    await shoot("overview-after-runs");
   });
 
   if (big) {

@@ -81,10 +81,18 @@ export class Chart {
     const fg = color("muted");
     const grid = color("grid");
     const marks = () => this.spec.marks ?? [];
+    // Few values: show them as points too (a line needs two), and give a single instant a
+    // minute either side instead of a degenerate scale.
+    const few = (this.spec.data[0]?.length ?? 0) <= 40;
     const opts: uPlot.Options = {
       width: this.width(),
       height: this.spec.height ?? 220,
-      scales: { x: { time: this.spec.time } },
+      scales: {
+        x: {
+          time: this.spec.time,
+          range: (_u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]),
+        },
+      },
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
       axes: [
@@ -99,7 +107,7 @@ export class Chart {
           width: s.width ?? 2,
           dash: s.dash ? [6, 4] : undefined,
           spanGaps: true,
-          points: { show: false },
+          points: { show: few, size: 5 },
         })),
       ],
       hooks: {

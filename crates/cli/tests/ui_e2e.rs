@@ -6,7 +6,7 @@
 //! Screenshots of every view, dark and light, land in the target directory
 //! (`ui-e2e-shots/`).
 //!
-//! Needs Node.js, `ui/node_modules` (the server's build script installs it) and Chromium
+//! Needs Node.js 20+, `ui/node_modules` (the server's build script installs it) and Chromium
 //! (`/usr/bin/chromium`, or `CHROMIUM`); without them the test says it is skipped, except
 //! under `DOPPEL_CI=1`, where that is a failure.
 #![allow(clippy::unwrap_used)]
@@ -36,8 +36,24 @@ fn chromium() -> PathBuf {
 /// What is missing to run the browser test, if anything.
 fn missing() -> Option<String> {
     let node = Command::new("node").arg("--version").output();
-    if !node.is_ok_and(|o| o.status.success()) {
+    let Some(version) = node
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    else {
         return Some("Node.js (`node`) is not installed".into());
+    };
+    // playwright-core needs Node.js 20 or newer.
+    let major: u32 = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < 20 {
+        return Some(format!(
+            "Node.js {version} is too old for playwright-core (20+)"
+        ));
     }
     if !repo().join("ui/node_modules/playwright-core").is_dir() {
         return Some("ui/node_modules has no playwright-core (run `npm ci` in ui/)".into());

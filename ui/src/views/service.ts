@@ -15,6 +15,14 @@ const RANGES: [string, number][] = [
   ["24 h", 24 * 3_600_000],
 ];
 
+/// What `/api/predictions/series` answers.
+interface SeriesForecast {
+  points?: { t_ms: number; value: number }[];
+  forecast?: { t_ms: number[]; mean: number[]; lower: number[]; upper: number[]; level?: number } | { error: string };
+  anomalies?: { at_ms: number; score: number }[];
+  exhaustion?: { message?: string } | null;
+}
+
 /// Per bucket: request rate, mean latency (ms) and mean utilization from stored points.
 export function observedSeries(points: MetricPoint[], resolution: number) {
   const by = new Map<number, Record<string, MetricPoint>>();
@@ -62,6 +70,27 @@ export function serviceView(root: HTMLElement, args: string[]): () => void {
   const util = new Chart({ title: "Utilization: production vs twin", unit: "%", time: true, series: [{ label: "production", color: "series-1" }, { label: "twin", color: "series-2", dash: true }], data: [[], [], []] });
   const rate = new Chart({ title: "Request rate (production)", unit: "requests/s", time: true, series: [{ label: "rate", color: "series-3" }], data: [[], []], height: 160 });
   const drift = new Chart({ title: "Drift (mean absolute error of the twin)", unit: "%", time: true, series: [{ label: "drift", color: "series-4" }, { label: "threshold", color: "idle", dash: true, width: 1 }], data: [[], [], []], height: 160 });
+  const forecastMetric = h(
+    "select",
+    { id: "svc-forecast-metric", "aria-label": "Metric to forecast" },
+    [["latency_ms", "latency"], ["rps", "request rate"], ["utilization", "utilization"], ["memory_bytes", "memory"]].map(([v, t]) => h("option", { value: v }, t)),
+  );
+  const forecast = new Chart({
+    title: "Forecast",
+    unit: "history, forecast and its band; anomalies marked",
+    time: true,
+    series: [
+      { label: "observed", color: "series-1" },
+      { label: "forecast", color: "series-2" },
+      { label: "lower", color: "series-2", dash: true, width: 1 },
+      { label: "upper", color: "series-2", dash: true, width: 1 },
+    ],
+    data: [[], [], [], [], []],
+  });
+  const forecastNote = h("p", { class: "muted small", role: "status" });
+  const forecastPanel = panel("Forecast (early warning)", h("div", { class: "row" }, forecastMetric, forecastNote), forecast.el);
+  forecastPanel.hidden = true;
+  forecastMetric.addEventListener("change", () => loadForecast());
   const calib = h("div", {}, "Loading…");
   const deps = h("div", {}, "Loading…");
   const status = h("p", { class: "muted small", role: "status" });
@@ -71,8 +100,41 @@ export function serviceView(root: HTMLElement, args: string[]): () => void {
     err,
     h("div", { class: "row" }, h("span", { class: "muted" }, "Range:"), h("div", { class: "range", role: "group", "aria-label": "Time range" }, rangeButtons), status),
     h("div", { class: "grid two" }, panel("Live vs predicted", latency.el, util.el), panel("Load and drift", rate.el, drift.el)),
+    forecastPanel,
     h("div", { class: "grid two" }, panel("Calibration history", calib), panel("Dependencies", deps)),
   );
+  // The forecast needs the server's predictions (`/api/predictions/series`).
+  let hasForecast = false;
+  fetch("/api/openapi.json")
+    .then((r) => (r.ok ? r.json() : null))
+    .then((doc) => {
+      hasForecast = Boolean(doc?.paths?.["/api/predictions/series"]);
+      forecastPanel.hidden = !hasForecast;
+      if (hasForecast) loadForecast();
+    })
+    .catch(() => {});
+
+  async function loadForecast(): Promise<void> {
+    if (!hasForecast || stopped) return;
+    const metric = forecastMetric.value;
+    try {
+      const f = await api<SeriesForecast>(`/api/predictions/series?entity=${encodeURIComponent(`service:${name}`)}&metric=${metric}`);
+      if (stopped) return;
+      const scale = metric === "utilization" ? 100 : 1;
+      const obs = (f.points ?? []).map((p) => [p.t_ms / 1000, p.value * scale] as [number, number]);
+      const fc = f.forecast && !("error" in f.forecast) ? f.forecast : null;
+      const ft = fc ? fc.t_ms.map((t) => t / 1000) : [];
+      const sc = (xs: number[] | undefined) => (xs ?? []).map((v) => v * scale);
+      forecast.set(
+        align([obs.map((p) => p[0]), obs.map((p) => p[1])], [ft, sc(fc?.mean)], [ft, sc(fc?.lower)], [ft, sc(fc?.upper)]),
+        (f.anomalies ?? []).map((a) => ({ t: a.at_ms / 1000, label: `anomaly ${num(a.score)}` })),
+      );
+      const why = f.forecast && "error" in f.forecast ? `No forecast yet: ${f.forecast.error}` : fc ? `${Math.round((fc.level ?? 0.95) * 100)} % band` : "";
+      put(forecastNote, [why, f.exhaustion?.message ? ` · ${f.exhaustion.message}` : ""].join(""));
+    } catch (e) {
+      put(forecastNote, (e as ApiError).message);
+    }
+  }
   let stopped = false;
 
   async function refresh(): Promise<void> {
@@ -150,11 +212,14 @@ export function serviceView(root: HTMLElement, args: string[]): () => void {
 
   refresh();
   loadDeps();
-  const timer = window.setInterval(refresh, 10_000);
+  const timer = window.setInterval(() => {
+    refresh();
+    loadForecast();
+  }, 10_000);
   return () => {
     stopped = true;
     window.clearInterval(timer);
-    [latency, util, rate, drift].forEach((c) => c.destroy());
+    [latency, util, rate, drift, forecast].forEach((c) => c.destroy());
   };
 }
 
