@@ -221,8 +221,10 @@ pub struct App {
     pub counters: Counters,
     /// The Prometheus puller's state, when pulling.
     pub(crate) pull_status: Mutex<Option<pull::PullStatus>>,
-    /// The early warning's state.
-    pub(crate) predictions: Arc<Mutex<predictions::State>>,
+    /// The early warning's state (what readers see).
+    pub(crate) predictions: Mutex<predictions::State>,
+    /// The early warning's working memory (held by an evaluation while it runs).
+    pub(crate) prediction_work: Arc<Mutex<predictions::Work>>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -375,7 +377,8 @@ impl App {
             token_cache: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             pull_status: Mutex::new(None),
-            predictions: Arc::new(Mutex::new(predictions::State::default())),
+            predictions: Mutex::new(predictions::State::default()),
+            prediction_work: Arc::new(Mutex::new(predictions::Work::default())),
         });
         app.checkpoint().await?;
         // Runs interrupted by a stop start again.
@@ -804,24 +807,23 @@ impl App {
             })
             .await?;
         let cur = self.current();
-        let state = Arc::clone(&self.predictions);
+        let work = Arc::clone(&self.prediction_work);
         let c2 = cfg.clone();
-        let (ev, changed) = tokio::task::spawn_blocking(move || {
-            let mut st = lock(&state);
-            let ev = predictions::evaluate(
+        let ev = tokio::task::spawn_blocking(move || {
+            let mut w = lock(&work);
+            predictions::evaluate(
                 &c2,
                 &cur.twin,
                 cur.version,
                 cur.predictor.as_ref(),
                 &pts,
                 now,
-                &mut st,
-            );
-            let changed = st.record(&c2, ev.clone());
-            (ev, changed)
+                &mut w,
+            )
         })
         .await
         .map_err(|e| Error::Twin(format!("prediction task: {e}")))?;
+        let changed = lock(&self.predictions).record(&cfg, ev.clone());
         if let Some(url) = cfg.webhook.clone()
             && !changed.is_empty()
         {

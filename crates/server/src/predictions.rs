@@ -264,6 +264,13 @@ pub struct State {
     pub resolved: VecDeque<Alert>,
     /// Webhook delivery.
     pub webhook: WebhookStats,
+}
+
+/// What evaluations carry over that nobody reads in between (the detectors, the tail factors,
+/// the confirmations): kept apart from [`State`] so an evaluation, which may simulate for
+/// seconds, never holds up readers of the predictions.
+#[derive(Default)]
+pub struct Work {
     detectors: HashMap<(String, String), (Doppel, i64, usize)>,
     tails: Option<(i64, BTreeMap<String, f64>)>,
     confirmations: HashMap<String, Confirmation>,
@@ -330,7 +337,7 @@ pub fn value_series(points: &[MetricPoint]) -> BTreeMap<(String, String), Vec<(i
 /// before `to_ms`) to the series' online detector; returns the anomalous ones.
 fn detect(
     cfg: &PredictConfig,
-    st: &mut State,
+    st: &mut Work,
     series: &BTreeMap<(String, String), Vec<(i64, f64)>>,
     to_ms: i64,
 ) -> Vec<Anomaly> {
@@ -791,7 +798,7 @@ pub fn evaluate(
     predictor: Option<&Predictor>,
     points: &[MetricPoint],
     now_ms: i64,
-    st: &mut State,
+    st: &mut Work,
 ) -> Evaluation {
     let width = RESOLUTION_S * 1000;
     let to_ms = now_ms - now_ms.rem_euclid(width);
@@ -829,7 +836,7 @@ fn breaches(
     p: &Predictor,
     points: &[MetricPoint],
     now_ms: i64,
-    st: &mut State,
+    st: &mut Work,
     ev: &mut Evaluation,
 ) -> Result<(), DriftError> {
     let net = p.net();
