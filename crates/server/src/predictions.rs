@@ -66,7 +66,7 @@ pub struct PredictConfig {
     pub day_s: i64,
     /// Coverage of prediction intervals.
     pub level: f64,
-    /// Seconds without a new anomaly on a series before its alert resolves.
+    /// Anomalies older than this no longer count towards an entity's anomaly alert, seconds.
     pub anomaly_hold_s: i64,
     /// Where alerts are sent (Alertmanager webhook format), if anywhere.
     pub webhook: Option<String>,
@@ -190,6 +190,9 @@ pub struct Anomaly {
     pub value: f64,
     /// Anomaly score in [0, 1].
     pub score: f64,
+    /// The series' detector had seen less than two days then (it does not know the daily
+    /// pattern yet): listed, never alerted on.
+    pub learning: bool,
 }
 
 /// An alert, shaped for Alertmanager's webhook.
@@ -261,7 +264,7 @@ pub struct State {
     pub resolved: VecDeque<Alert>,
     /// Webhook delivery.
     pub webhook: WebhookStats,
-    detectors: HashMap<(String, String), (Doppel, i64)>,
+    detectors: HashMap<(String, String), (Doppel, i64, usize)>,
     tails: Option<(i64, BTreeMap<String, f64>)>,
     confirmations: HashMap<String, Confirmation>,
 }
@@ -334,15 +337,17 @@ fn detect(
     let threshold = DoppelConfig::default().alert_threshold;
     let mut found = Vec::new();
     for ((entity, metric), pts) in series {
-        let (det, seen) = st
+        let (det, seen, rows) = st
             .detectors
             .entry((entity.clone(), metric.clone()))
-            .or_insert_with(|| (Doppel::new(DoppelConfig::default()), i64::MIN));
+            .or_insert_with(|| (Doppel::new(DoppelConfig::default()), i64::MIN, 0));
+        let two_days = (2 * cfg.day_s / RESOLUTION_S).max(1) as usize;
         for &(b, v) in pts {
             if b <= *seen || b + RESOLUTION_S * 1000 > to_ms {
                 continue;
             }
             *seen = b;
+            *rows += 1;
             let score = det.update(cfg.dilate(b), v);
             if score >= threshold {
                 found.push(Anomaly {
@@ -351,6 +356,7 @@ fn detect(
                     at_ms: b,
                     value: v,
                     score,
+                    learning: *rows < two_days,
                 });
             }
         }
@@ -1121,8 +1127,8 @@ fn alert(
     }
 }
 
-/// The alerts an evaluation raises (anomaly alerts stay up `anomaly_hold_s` after the last
-/// anomaly of their series).
+/// The alerts an evaluation raises (an entity's anomaly alert is up while two or more of its
+/// metrics had an anomaly within the last `anomaly_hold_s`).
 fn raised(cfg: &PredictConfig, st: &State, ev: &Evaluation) -> Vec<Alert> {
     let now = ev.at_ms;
     let mut out = Vec::new();
@@ -1163,28 +1169,43 @@ fn raised(cfg: &PredictConfig, st: &State, ev: &Evaluation) -> Vec<Alert> {
             now,
         ));
     }
-    let mut last: BTreeMap<(&str, &str), &Anomaly> = BTreeMap::new();
+    // Anomaly alerts are per entity, and only when corroborated: two or more of its metrics
+    // anomalous within the hold time (one odd bucket of one series is shown, not sent).
+    let mut recent: BTreeMap<&str, BTreeMap<&str, &Anomaly>> = BTreeMap::new();
     for a in st.anomalies.iter().chain(&ev.anomalies) {
-        last.insert((&a.entity, &a.metric), a);
-    }
-    for ((entity, metric), a) in last {
-        if now - a.at_ms <= cfg.anomaly_hold_s * 1000 {
-            out.push(alert(
-                "DoppelAnomaly",
-                &[("entity", entity), ("metric", metric), ("severity", "info")],
-                vec![(
-                    "summary",
-                    format!(
-                        "{metric} of {} is anomalous (score {:.2}, value {:.4} at {})",
-                        entity.replacen(':', " ", 1),
-                        a.score,
-                        a.value,
-                        rfc3339(a.at_ms)
-                    ),
-                )],
-                now,
-            ));
+        if !a.learning && now - a.at_ms <= cfg.anomaly_hold_s * 1000 {
+            recent.entry(&a.entity).or_default().insert(&a.metric, a);
         }
+    }
+    for (entity, metrics) in recent {
+        if metrics.len() < 2 {
+            continue;
+        }
+        let what: Vec<String> = metrics
+            .values()
+            .map(|a| {
+                format!(
+                    "{} {:.4} (score {:.2}, {})",
+                    a.metric,
+                    a.value,
+                    a.score,
+                    rfc3339(a.at_ms)
+                )
+            })
+            .collect();
+        out.push(alert(
+            "DoppelAnomaly",
+            &[("entity", entity), ("severity", "info")],
+            vec![(
+                "summary",
+                format!(
+                    "{} behaves anomalously: {}",
+                    entity.replacen(':', " ", 1),
+                    what.join("; ")
+                ),
+            )],
+            now,
+        ));
     }
     out
 }
@@ -1463,5 +1484,44 @@ mod tests {
             only_resolved[0]["alerts"][0]["endsAt"],
             "1970-01-01T00:00:03.000Z"
         );
+    }
+
+    #[test]
+    fn anomaly_alerts_need_two_metrics_of_one_entity() {
+        let cfg = PredictConfig::default(); // hold 300 s
+        let anomaly = |metric: &str, at_ms: i64| Anomaly {
+            entity: "service:a".into(),
+            metric: metric.into(),
+            at_ms,
+            value: 1.0,
+            score: 0.6,
+            learning: false,
+        };
+        let ev = |now: i64, a: Vec<Anomaly>| Evaluation {
+            at_ms: now,
+            anomalies: a,
+            ..Evaluation::default()
+        };
+        let mut st = State::default();
+        // One series alone: listed, not alerted.
+        assert!(
+            st.record(&cfg, ev(10_000, vec![anomaly("rps", 0)]))
+                .is_empty()
+        );
+        assert_eq!(st.anomalies.len(), 1);
+        // A second metric of the same entity within the hold time: one alert for the entity.
+        let fired = st.record(&cfg, ev(70_000, vec![anomaly("latency_ms", 60_000)]));
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].labels["entity"], "service:a");
+        assert!(fired[0].annotations["summary"].contains("latency_ms"));
+        assert!(fired[0].annotations["summary"].contains("rps"));
+        // A detector still learning the daily pattern is listed, not alerted on.
+        let mut young = anomaly("utilization", 80_000);
+        young.learning = true;
+        assert!(st.record(&cfg, ev(90_000, vec![young])).is_empty());
+        // Once the first is older than the hold time, the alert resolves.
+        let gone = st.record(&cfg, ev(301_000, vec![]));
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].ends_at_ms, Some(301_000));
     }
 }

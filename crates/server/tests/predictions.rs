@@ -289,6 +289,9 @@ async fn the_demo_leak_and_slow_dependency_are_predicted_before_they_hurt() {
             .is_some_and(|s| s < breach_at.as_str()),
         "{slo_firing:?}"
     );
+    // Nothing but the truth pages: a daily pattern still being learned raises no anomaly alert.
+    let anomaly_alerts = alerts("DoppelAnomaly", "firing");
+    assert!(anomaly_alerts.is_empty(), "{anomaly_alerts:?}");
     let summary = app.predictions();
     assert!(summary["webhook"]["failed"] == 0, "{}", summary["webhook"]);
 }
