@@ -227,7 +227,10 @@ async function listRuns(el: HTMLElement): Promise<void> {
     }),
   );
   compare.addEventListener("click", () => {
-    const ids = Array.from(el.querySelectorAll<HTMLInputElement>("input[type=checkbox]:checked")).map((c) => c.value);
+    // Older run first: it is the reference the newer one is read against.
+    const ids = Array.from(el.querySelectorAll<HTMLInputElement>("input[type=checkbox]:checked"))
+      .map((c) => Number(c.value))
+      .sort((a, b) => a - b);
     if (ids.length === 2) location.hash = `#/scenarios/compare/${ids[0]}/${ids[1]}`;
   });
   put(
