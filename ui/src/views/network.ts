@@ -156,6 +156,14 @@ function graphStyle(): cytoscape.StylesheetJson {
   ];
 }
 
+/// How the failure analysis re-routes after a failure, for a routing method.
+function rerouted(method: string): string {
+  if (method.startsWith("lp-paths")) return "optimally over the same candidate paths";
+  if (method.startsWith("lp")) return "by the min-MLU LP again";
+  if (method === "igp") return "by ECMP under the proposed weights";
+  return "by ECMP";
+}
+
 function stat(label: string, value: string, cls = "", id?: string): HTMLElement {
   return h("div", { class: `stat ${cls}`, id }, h("div", { class: "stat-value" }, value), h("div", { class: "stat-label" }, label));
 }
@@ -317,7 +325,7 @@ export function networkView(root: HTMLElement): () => void {
     put(
       failBox,
       a.failures.length
-        ? [h("p", { class: "small muted" }, `Each link fails alone (both directions); the traffic is re-routed by ${a.after.method} and, for comparison, by ECMP.`), ft]
+        ? [h("p", { class: "small muted" }, `Each link fails alone (both directions); the traffic is re-routed ${rerouted(a.after.method)} and, for comparison, by ECMP under the weights in force.`), ft]
         : h("p", { class: "muted" }, "No links."),
     );
     const changed = (a.after.weights ?? []).filter((w) => w.weight !== w.was);
@@ -327,7 +335,7 @@ export function networkView(root: HTMLElement): () => void {
         ? panel(
             "Proposed IGP weights",
             changed.length
-              ? table(["Link", "Direction", "Weight now", "Proposed"], changed.map((w) => [w.link, `${w.from} → ${w.to}`, num(w.was, 0), num(w.weight, 0)]))
+              ? table(["Link", "Direction", "Weight now", "Proposed"], changed.map((w) => [w.link, `${w.from} → ${w.to}`, String(w.was), String(w.weight)]))
               : h("p", { class: "muted" }, `No weight change lowers the MLU (${pct(a.after.initial_mlu, 2)} under the weights in force).`),
           )
         : null,
