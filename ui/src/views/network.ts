@@ -73,14 +73,48 @@ export function bps(v: number | null | undefined): string {
   return `${num(x)} ${units[i]}`;
 }
 
-/// Router positions on a circle, ordered by zone then name (the same in both drawings).
+/// Router positions in layers (the same in both drawings): the routers tagged
+/// `internet-gateway` or `ingress` on top (else the best connected one), then each router one
+/// layer below its nearest layer by hops, a layer ordered by zone then name; routers nothing
+/// links to go in a last layer.
 export function positions(a: NetworkAnswer): Map<string, { x: number; y: number }> {
-  const order = [...a.routers].sort((p, q) => (p.zone ?? "").localeCompare(q.zone ?? "") || p.name.localeCompare(q.name));
-  const r = Math.max(170, 40 * order.length);
+  const names = a.routers.map((r) => r.name);
+  const adj = new Map<string, Set<string>>(names.map((n) => [n, new Set<string>()]));
+  for (const l of a.links) {
+    adj.get(l.from)?.add(l.to);
+    adj.get(l.to)?.add(l.from);
+  }
+  let roots = a.routers.filter((r) => r.tags.includes("internet-gateway") || r.tags.includes("ingress")).map((r) => r.name);
+  if (roots.length === 0 && names.length > 0) {
+    const degree = (n: string) => adj.get(n)?.size ?? 0;
+    roots = [[...names].sort((p, q) => degree(q) - degree(p) || p.localeCompare(q))[0]];
+  }
+  const level = new Map<string, number>(roots.map((r) => [r, 0]));
+  let frontier = roots;
+  while (frontier.length) {
+    const next: string[] = [];
+    for (const n of frontier) {
+      for (const m of adj.get(n) ?? []) {
+        if (!level.has(m)) {
+          level.set(m, (level.get(n) ?? 0) + 1);
+          next.push(m);
+        }
+      }
+    }
+    frontier = next;
+  }
+  const deepest = Math.max(0, ...level.values());
+  const zone = new Map(a.routers.map((r) => [r.name, r.zone ?? ""]));
+  const layers: string[][] = [];
+  for (const n of names) {
+    const l = level.get(n) ?? deepest + 1;
+    (layers[l] ??= []).push(n);
+  }
   const out = new Map<string, { x: number; y: number }>();
-  order.forEach((n, i) => {
-    const t = (2 * Math.PI * i) / order.length - Math.PI / 2;
-    out.set(n.name, { x: r * Math.cos(t), y: r * Math.sin(t) });
+  layers.forEach((layer, depth) => {
+    layer.sort((p, q) => (zone.get(p) ?? "").localeCompare(zone.get(q) ?? "") || p.localeCompare(q));
+    const gap = 150;
+    layer.forEach((n, i) => out.set(n, { x: (i - (layer.length - 1) / 2) * gap, y: depth * 200 }));
   });
   return out;
 }
@@ -102,7 +136,8 @@ export function networkElements(a: NetworkAnswer, r: Routing, scale: number): El
         id: `a${i}`,
         source: l.from,
         target: l.to,
-        label: l.up ? pct(l.utilization, l.utilization < 0.01 ? 2 : 1) : "down",
+        // Idle arcs stay unlabelled: on a real network most backups carry nothing.
+        label: !l.up ? "down" : l.load_bps > 0 ? pct(l.utilization, l.utilization < 0.01 ? 2 : 1) : "",
         color: l.up ? heat(rel) : color("nodata"),
         width: 2 + 8 * Math.min(1, Math.max(0, rel)),
       },
@@ -254,8 +289,8 @@ export function networkView(root: HTMLElement): () => void {
         elements: networkElements(a, r as Routing, s),
         style: graphStyle(),
         layout: { name: "preset", fit: true, padding: 40 },
+        maxZoom: 1.6,
         minZoom: 0.1,
-        maxZoom: 3,
         boxSelectionEnabled: false,
       });
       (box as HTMLElement).dataset.nodes = String(c.nodes().length);
