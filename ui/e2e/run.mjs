@@ -196,6 +196,18 @@ try {
     await page.fill("#reach-port", "");
     await page.click("#reach-run");
     await page.waitForFunction(() => !/pg-primary/.test(document.querySelector("#reach-verdict")?.textContent ?? "pg-primary"));
+    // A what-if (EDR on the app tier) simulated beside the baseline.
+    await page.fill("#sec-what-if", "edr:tier=app");
+    await page.click("#sec-run");
+    await page.waitForSelector("#sec-sim-table th:text('Baseline')", { timeout: 60_000 });
+    const edr = await apiGet("/api/security/attack?what_if=edr:tier=app");
+    const cells = await page.locator("#sec-sim-table tbody tr:first-child td").allTextContents();
+    const shownPct = (v) => `${(v * 100).toFixed(1)} %`;
+    check(
+      cells[1] === shownPct(edr.simulation.baseline.p_compromise) && cells[2] === shownPct(edr.simulation.p_compromise),
+      `security what-if: shown ${cells.join(" | ")}, the API ${edr.simulation.baseline.p_compromise} and ${edr.simulation.p_compromise}`,
+    );
+    results.security_edr_p_compromise = edr.simulation.p_compromise;
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.waitForTimeout(300);
     await shoot("security", true);

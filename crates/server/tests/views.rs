@@ -201,6 +201,17 @@ async fn attack_paths_mitigations_and_simulation_on_a_known_chain() {
     );
     let t = &sim["time_to_compromise_hours"];
     assert!(t["p50"].as_f64().unwrap() <= t["p90"].as_f64().unwrap());
+    // What-ifs: certain detection of the first exploit and an instant response evict every
+    // attacker before the database; the baseline beside it is the plain run (same seed).
+    let w = get(
+        &h,
+        "/api/security/attack?what_if=detect:T1190=1,%20response:0h",
+    )
+    .await;
+    let ws = &w["simulation"];
+    assert_eq!(ws["what_if"], json!(["detect:T1190=1", "response:0h"]));
+    assert_eq!(ws["p_compromise"], 0.0);
+    assert_eq!(ws["baseline"]["p_compromise"], sim["p_compromise"]);
     // Without the simulation, on request.
     let quick = get(&h, "/api/security/attack?simulate=false&to=service:vault").await;
     assert_eq!(quick["simulation"], Value::Null);

@@ -203,6 +203,7 @@ export function securityView(root: HTMLElement): () => void {
   const err = h("p", { class: "error", role: "alert" });
   const from = h("input", { id: "sec-from", value: "internet", "aria-label": "Attacker starts from", size: 14 });
   const to = h("input", { id: "sec-to", value: "tag:crown-jewel", "aria-label": "Attacker aims at", size: 18 });
+  const whatIf = h("input", { id: "sec-what-if", placeholder: "edr:tier=web, patch:7d", "aria-label": "What-ifs for the attack over time", size: 22 });
   const stats = h("div", { class: "stats", id: "sec-stats" });
   const container = h("div", { class: "cy sec-cy", id: "sec-cy", role: "img", "aria-label": "Attack paths over hosts" });
   const legend = h("div", { class: "legend" });
@@ -224,6 +225,7 @@ export function securityView(root: HTMLElement): () => void {
       { class: "toolbar", onsubmit: (e: Event) => { e.preventDefault(); load(); } },
       h("label", { class: "check" }, "From ", from),
       h("label", { class: "check" }, "to ", to),
+      h("label", { class: "check", title: "Changes to the defense, simulated beside the baseline: edr:tier=NAME, edr:tag:NAME[=P], patch:7d, response:2h, detect:T1068=0.5" }, "what if ", whatIf),
       h("button", { type: "submit", class: "primary", id: "sec-run" }, "Analyse"),
     ),
     stats,
@@ -348,7 +350,7 @@ export function securityView(root: HTMLElement): () => void {
       stat("targets reachable", `${r.reachable_targets.length} of ${r.reachable_targets.length + r.unreachable_targets.length}`, r.reachable_targets.length ? "bad" : "ok"),
       stat("most likely path", ml ? `p = ${num(ml.probability, 3)}` : "none"),
       stat("cheapest fix set", r.mitigations.length ? `cost ${num(r.mitigation_set.total_cost, 0)}` : "nothing to fix"),
-      sim ? stat("p(compromise) over time", pct(sim.p_compromise), sim.p_compromise > 0 ? "bad" : "ok", "sec-p-compromise") : null,
+      sim ? stat(sim.baseline ? `p(compromise) over time with ${sim.what_if.join(", ")}` : "p(compromise) over time", pct(sim.p_compromise), sim.p_compromise > 0 ? "bad" : "ok", "sec-p-compromise") : null,
       sim?.time_to_compromise_hours ? stat("time to compromise, median", hours(sim.time_to_compromise_hours.p50)) : null,
     );
     put(
@@ -409,24 +411,27 @@ export function securityView(root: HTMLElement): () => void {
     if (!sim) {
       put(simBox, h("p", { class: "muted" }, "Not simulated."));
     } else {
-      const t = sim.time_to_compromise_hours;
+      // One row per figure: the value (with its interval), and the baseline beside it when
+      // what-ifs were asked for.
+      const base = sim.baseline ?? null;
+      const figures: [string, (x: SimResult) => string, (x: SimResult) => string][] = [
+        ["p(compromise)", (x) => pct(x.p_compromise), (x) => interval(x.p_compromise_ci95, (v) => pct(v))],
+        ["p(detected first)", (x) => pct(x.p_detected), () => ""],
+        ["time to compromise, mean", (x) => (x.time_to_compromise_hours ? hours(x.time_to_compromise_hours.mean) : "never"), (x) => (x.time_to_compromise_hours ? interval(x.time_to_compromise_hours.mean_ci95, hours) : "")],
+        ["time to compromise, median", (x) => (x.time_to_compromise_hours ? hours(x.time_to_compromise_hours.p50) : "never"), (x) => (x.time_to_compromise_hours ? interval(x.time_to_compromise_hours.p50_ci95, hours) : "")],
+        ["time to compromise, p90", (x) => (x.time_to_compromise_hours ? hours(x.time_to_compromise_hours.p90) : "never"), (x) => (x.time_to_compromise_hours ? interval(x.time_to_compromise_hours.p90_ci95, hours) : "")],
+      ];
+      const simTable = base
+        ? table(
+            ["", "Baseline", `With ${sim.what_if.join(", ")}`, "95 % interval"],
+            figures.map(([label, v, ci]) => [label, v(base), h("strong", {}, v(sim)), ci(sim)]),
+          )
+        : table(["", "Value", "95 % interval"], figures.map(([label, v, ci]) => [label, v(sim), ci(sim)]));
+      simTable.id = "sec-sim-table";
       put(
         simBox,
         h("p", { class: "small muted" }, `${sim.runs} Monte Carlo runs (seed ${sim.seed}) of an attacker taking the ${sim.paths} paths step by step against the default detection and a 4 h response.`),
-        table(
-          ["", "Value", "95 % interval"],
-          [
-            ["p(compromise)", pct(sim.p_compromise), interval(sim.p_compromise_ci95, (v) => pct(v))],
-            ["p(detected first)", pct(sim.p_detected), ""],
-            ...(t
-              ? [
-                  ["time to compromise, mean", hours(t.mean), interval(t.mean_ci95, hours)],
-                  ["time to compromise, median", hours(t.p50), interval(t.p50_ci95, hours)],
-                  ["time to compromise, p90", hours(t.p90), interval(t.p90_ci95, hours)],
-                ]
-              : []),
-          ],
-        ),
+        simTable,
         h("h3", {}, "Techniques tried"),
         table(
           ["Technique", "Attempts", "Detected"],
@@ -442,6 +447,12 @@ export function securityView(root: HTMLElement): () => void {
     put(status, "Analysing the twin…");
     try {
       const q = new URLSearchParams({ from: from.value.trim() || "internet", to: to.value.trim() || "tag:crown-jewel" });
+      const w = whatIf.value
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean)
+        .join(",");
+      if (w) q.set("what_if", w);
       const r = await api<AttackReport>(`/api/security/attack?${q}`);
       if (stopped) return;
       render(r);
