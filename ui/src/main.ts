@@ -12,6 +12,8 @@ import { topologyView } from "./views/topology";
 import { serviceView } from "./views/service";
 import { scenariosView } from "./views/scenarios";
 import { historyView } from "./views/history";
+import { securityView } from "./views/security";
+import { networkView } from "./views/network";
 import { adminView } from "./views/admin";
 
 export type Cleanup = () => void;
@@ -22,6 +24,8 @@ const views: Record<string, { title: string; view: View; nav: boolean }> = {
   topology: { title: "Topology", view: topologyView, nav: true },
   service: { title: "Service", view: serviceView, nav: false },
   scenarios: { title: "Scenarios", view: scenariosView, nav: true },
+  security: { title: "Security", view: securityView, nav: true },
+  network: { title: "Network", view: networkView, nav: true },
   history: { title: "History", view: historyView, nav: true },
   admin: { title: "Admin", view: adminView, nav: true },
 };

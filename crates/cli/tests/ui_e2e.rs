@@ -1,7 +1,9 @@
 //! The web UI end to end in a real browser: starts the real `doppel demo` on a free port,
 //! then runs `ui/e2e/run.mjs` (playwright-core driving Debian's Chromium headless) against it
 //! with the printed admin token. The script logs in, checks the topology against
-//! `/api/twin/graph` and the twin, opens a service, runs a scenario, checks a bad token's
+//! `/api/twin/graph` and the twin, the Security view's paths, fixes, graph and flow verdict
+//! against `/api/security/*`, the Network view's links, drawings, MLU and failure table
+//! against `/api/network/route`, opens a service, runs a scenario, checks a bad token's
 //! error and times the first draw of a generated 2,000-node twin; any console error fails it.
 //! Screenshots of every view, dark and light, land in the target directory
 //! (`ui-e2e-shots/`).
