@@ -395,11 +395,11 @@ async fn demo_cohorts(app: Arc<App>) {
     };
     let learned = app.learn_cohorts(log.into_bytes(), opts).await;
     if let Err(e) = learned.map(|_| ()) {
-        tracing::warn!(error = %e, "could not learn the demo cohorts");
+        eprintln!("could not learn the demo cohorts: {e}");
         return;
     }
     if let Err(e) = app.cohort_report().await {
-        tracing::warn!(error = %e, "could not simulate the demo cohorts");
+        eprintln!("could not simulate the demo cohorts: {e}");
     }
 }
 
