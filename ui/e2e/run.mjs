@@ -256,7 +256,7 @@ try {
     check(cards === rep.report.cohorts.length && cards === rep.cohorts.length, `cohorts: ${cards} cards, the API ${rep.report.cohorts.length} simulated and ${rep.cohorts.length} learned`);
     const first = await page.getAttribute("#cohort-cards article.cohort:first-child", "data-cohort");
     check(first === rep.report.cohorts[0].name, `cohorts: first card ${first}, the API's worst ${rep.report.cohorts[0].name}`);
-    const rows = await page.locator("table tbody tr").count();
+    const rows = await page.locator("#cohort-whatifs tbody tr").count();
     check(rows === rep.report.what_ifs.length, `cohorts: ${rows} what-ifs shown, the API ${rep.report.what_ifs.length}`);
     const answer = await page.textContent("#cohorts-answer");
     check(answer.startsWith(rep.report.cohorts[0].name), `cohorts: the answer names ${answer.split(" ")[0]}`);

@@ -181,10 +181,8 @@ function render(d: CohortReport, keep: (c: Chart) => void): HTMLElement[] {
     }),
   );
 
-  const whatIfs = panel(
-    "What would help, ranked",
-    r.what_ifs.length
-      ? table(
+  const whatIfTable = r.what_ifs.length
+    ? table(
           ["#", "What-if", "For", "Sessions saved / h", "Goals saved / h", "Δ origin req/s", "Δ busy cores", "Cost"],
           r.what_ifs.map((w, i) => [
             String(i + 1),
@@ -198,8 +196,9 @@ function render(d: CohortReport, keep: (c: Chart) => void): HTMLElement[] {
           ]),
           "Each what-if simulated with the same seed; gains within three times the spread of two replicate baselines are marked.",
         )
-      : h("p", { class: "muted" }, "No what-ifs were simulated."),
-  );
+    : null;
+  whatIfTable?.setAttribute("id", "cohort-whatifs");
+  const whatIfs = panel("What would help, ranked", whatIfTable ?? h("p", { class: "muted" }, "No what-ifs were simulated."));
 
   const hours = Array.from({ length: 24 }, (_, i) => i);
   const shown = d.cohorts.slice(0, SERIES.length);
