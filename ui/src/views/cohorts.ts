@@ -82,6 +82,7 @@ export function cohortsView(root: HTMLElement): () => void {
   put(root, h("div", { class: "page-head" }, h("h1", {}, "Cohorts")), err, body, learn);
   let stopped = false;
   let chart: Chart | null = null;
+  let retry = 0;
 
   async function load(): Promise<void> {
     try {
@@ -93,6 +94,8 @@ export function cohortsView(root: HTMLElement): () => void {
     } catch (e) {
       if (stopped) return;
       const a = e as ApiError;
+      // Nothing learned yet (the demo learns at start): look again shortly.
+      if (a.status === 404) retry = window.setTimeout(load, 5000);
       put(
         body,
         a.status === 404
@@ -104,6 +107,7 @@ export function cohortsView(root: HTMLElement): () => void {
   load();
   return () => {
     stopped = true;
+    window.clearTimeout(retry);
     chart?.destroy();
   };
 }
@@ -120,8 +124,9 @@ function render(d: CohortReport, keep: (c: Chart) => void): HTMLElement[] {
       ? h(
           "p",
           { id: "cohorts-answer" },
+          r.cohorts.every((c) => state(c) === "ok") ? "Nobody, at this load. " : null,
           h("strong", {}, worst.name),
-          ` (${pct(learned.get(worst.name)?.share)} of sessions) fares worst: ${pct(worst.completion)} of its sessions complete, `,
+          ` (${pct(learned.get(worst.name)?.share)} of sessions) fares worst${state(worst) === "ok" ? ", and still fine" : ""}: ${pct(worst.completion)} of its sessions complete, `,
           `${num(worst.lost_sessions_per_hour)} sessions and ${num(worst.lost_goals_per_hour)} goal completions lost per hour, `,
           `page p90 ${ms(worst.page_latency_ms.p90)}. `,
           best
