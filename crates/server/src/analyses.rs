@@ -440,3 +440,54 @@ fn join_failures(before: &[FailureRow], after: &[FailureRow]) -> Vec<Value> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_follows_the_newest_version() {
+        let c = Cache::default();
+        c.put(3, "k".into(), Arc::new(json!(3)));
+        assert_eq!(c.get(3, "k").as_deref(), Some(&json!(3)));
+        assert!(c.get(4, "k").is_none());
+        // A slow answer for an older version does not evict the current one's.
+        c.put(2, "k".into(), Arc::new(json!(2)));
+        assert_eq!(c.get(3, "k").as_deref(), Some(&json!(3)));
+        assert!(c.get(2, "k").is_none());
+        // A newer version empties it.
+        c.put(4, "j".into(), Arc::new(json!(4)));
+        assert!(c.get(3, "k").is_none());
+        assert_eq!(c.get(4, "j").as_deref(), Some(&json!(4)));
+        // Bounded.
+        for i in 0..(CACHE_ENTRIES + 5) {
+            c.put(4, format!("q{i}"), Arc::new(json!(i)));
+        }
+        assert!(c.inner.lock().unwrap_or_else(|e| e.into_inner()).1.len() <= CACHE_ENTRIES);
+    }
+
+    fn row(failed: &str, mlu: f64, stranded: f64) -> FailureRow {
+        FailureRow {
+            failed: failed.into(),
+            mlu,
+            stranded_bps: stranded,
+            worst_link: Some(format!("hot-{failed}")),
+        }
+    }
+
+    #[test]
+    fn failures_join_by_link_worst_first() {
+        let before = [row("a", 0.9, 0.0), row("b", 0.5, 0.0), row("c", 0.1, 0.0)];
+        let after = [row("b", 0.4, 0.0), row("a", 0.3, 0.0), row("c", 0.2, 5.0)];
+        let j = join_failures(&before, &after);
+        let order: Vec<&str> = j
+            .iter()
+            .map(|r| r["failed"].as_str().unwrap_or(""))
+            .collect();
+        // Stranded traffic first, then the highest MLU after optimization.
+        assert_eq!(order, ["c", "b", "a"]);
+        assert_eq!(j[1]["mlu_before"], 0.5);
+        assert_eq!(j[1]["mlu_after"], 0.4);
+        assert_eq!(j[2]["worst_link_before"], "hot-a");
+    }
+}

@@ -154,7 +154,8 @@ function graphStyle(): cytoscape.StylesheetJson {
       selector: "node",
       style: {
         label: "data(label)",
-        color: fg,
+        // Dark on the dark theme's light orange, white on the light theme's dark orange.
+        color: color("accent-fg"),
         "font-size": 13,
         "font-weight": "bold",
         "text-valign": "center",
