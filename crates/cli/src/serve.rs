@@ -395,11 +395,14 @@ async fn demo_cohorts(app: Arc<App>) {
     };
     let learned = app.learn_cohorts(log.into_bytes(), opts).await;
     if let Err(e) = learned.map(|_| ()) {
-        eprintln!("could not learn the demo cohorts: {e}");
+        let _ = writeln!(std::io::stderr(), "could not learn the demo cohorts: {e}");
         return;
     }
     if let Err(e) = app.cohort_report().await {
-        eprintln!("could not simulate the demo cohorts: {e}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "could not simulate the demo cohorts: {e}"
+        );
     }
 }
 

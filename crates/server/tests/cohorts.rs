@@ -89,7 +89,7 @@ async fn learn_from_a_log_and_from_traces_then_report() {
         .collect();
 
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("d.db")).unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("d.db")).unwrap());
     let cfg = Config::new("unused", dir.path().join("wal"));
     let (app, admin) = App::start_with(cfg, Arc::clone(&store), Some(shop()))
         .await
