@@ -247,6 +247,24 @@ try {
     await shoot("network-igp", true);
   });
 
+  await run("cohorts", async () => {
+    await page.goto(url + "/#/cohorts");
+    // The demo learns its cohorts at start and simulates them: wait for the cards.
+    await page.waitForSelector("#cohort-cards", { timeout: 120_000 });
+    const rep = await apiGet("/api/cohorts/report");
+    const cards = await page.locator("#cohort-cards article.cohort").count();
+    check(cards === rep.report.cohorts.length && cards === rep.cohorts.length, `cohorts: ${cards} cards, the API ${rep.report.cohorts.length} simulated and ${rep.cohorts.length} learned`);
+    const first = await page.getAttribute("#cohort-cards article.cohort:first-child", "data-cohort");
+    check(first === rep.report.cohorts[0].name, `cohorts: first card ${first}, the API's worst ${rep.report.cohorts[0].name}`);
+    const rows = await page.locator("#cohort-whatifs tbody tr").count();
+    check(rows === rep.report.what_ifs.length, `cohorts: ${rows} what-ifs shown, the API ${rep.report.what_ifs.length}`);
+    const answer = await page.textContent("#cohorts-answer");
+    check(answer.includes(rep.report.cohorts[0].name), `cohorts: the answer does not name the worst off, ${rep.report.cohorts[0].name}: ${answer}`);
+    results.cohorts = cards;
+    results.cohort_what_ifs = rows;
+    await shoot("cohorts", true);
+  });
+
   await run("keyboard", async () => {
     await page.goto(url + "/#/overview");
     await page.waitForSelector("nav a[aria-current=page]");

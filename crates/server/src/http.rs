@@ -227,6 +227,8 @@ routes! {
     post "/services/collector/event" OPERATOR => splunk_event, "Splunk HTTP Event Collector (metric events).";
     post "/v1/traces" OPERATOR => otlp_traces, "OTLP/HTTP traces (protobuf or JSON, optionally gzip): request rates and latencies per service and endpoint, call ratios.";
     post "/v1/metrics" OPERATOR => otlp_metrics, "OTLP/HTTP metrics (protobuf or JSON, optionally gzip): sums, gauges, histograms mapped like Prometheus series.";
+    post "/api/cohorts/learn" OPERATOR => learn_cohorts, "Learn user cohorts from the body, an access log (NCSA or JSON lines) or traces with user and session attributes (OTLP JSON, Jaeger JSON): `source` (auto, log, traces), `by` (device, region...), `cluster` (max k), `rate` (sessions/s to simulate).";
+    get "/api/cohorts/report" VIEWER => cohort_report, "The learned cohorts and each one's simulated experience on the twin: page latency, errors, completion, lost sessions and goals, ranked what-ifs (`report`: as `doppel users report --json`).";
     get "/api/users" ADMIN => list_users, "Users and roles.";
     post "/api/users" ADMIN => create_user, "Create a user: `name`, `role` (viewer, operator, admin).";
     get "/api/tokens" ADMIN => list_tokens, "Tokens (never their secret).";
@@ -1046,4 +1048,19 @@ async fn audit_log(State(app): AppState, Query(q): Query<AuditQ>) -> ApiResult<J
         })
         .await?;
     Ok(Json(json!({"entries": entries})))
+}
+
+async fn learn_cohorts(
+    State(app): AppState,
+    Query(q): Query<crate::cohorts::LearnOptions>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.learn_cohorts(body.to_vec(), q).await?))
+}
+
+async fn cohort_report(State(app): AppState) -> ApiResult<Json<Value>> {
+    app.cohort_report()
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("learned cohorts (POST /api/cohorts/learn first)".into()))
 }

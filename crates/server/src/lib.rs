@@ -11,6 +11,7 @@
 //! Nothing here reads the terminal or prints: the first admin token is returned to the caller.
 
 pub mod analyses;
+pub mod cohorts;
 pub mod drift;
 pub mod http;
 pub mod ingest;
@@ -228,6 +229,8 @@ pub struct App {
     pub(crate) prediction_work: Arc<Mutex<predictions::Work>>,
     /// Security and network analyses of the twin in force, per query.
     pub(crate) analyses: analyses::Cache,
+    /// Learned user cohorts and their report.
+    pub(crate) cohorts: tokio::sync::Mutex<cohorts::State>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -383,6 +386,7 @@ impl App {
             predictions: Mutex::new(predictions::State::default()),
             prediction_work: Arc::new(Mutex::new(predictions::Work::default())),
             analyses: analyses::Cache::default(),
+            cohorts: tokio::sync::Mutex::new(cohorts::State::default()),
         });
         app.checkpoint().await?;
         // Runs interrupted by a stop start again.
