@@ -427,8 +427,11 @@ async fn network_route_without_routers_is_a_conflict() {
     assert!(e["error"].as_str().unwrap().contains("routers"), "{e}");
 }
 
-/// A remote-write body of flow gauges: (src, dst, [(bytes/s, t_ms)]).
-fn flow_write(flows: &[(&str, &str, &[(f64, i64)])]) -> Vec<u8> {
+/// One flow's samples: (src, dst, [(bytes/s, t_ms)]).
+type FlowSamples<'a> = (&'a str, &'a str, &'a [(f64, i64)]);
+
+/// A remote-write body of flow gauges.
+fn flow_write(flows: &[FlowSamples<'_>]) -> Vec<u8> {
     use doppel_server::ingest::remote_write::{compress, encode};
     let series: Vec<_> = flows
         .iter()
