@@ -11,6 +11,9 @@
 //! - **seasonal shift**: the mean of the last rows' seasonal residuals (a sustained break of
 //!   the daily pattern, such as a holiday, that no single row reveals);
 //! - **long shift**: the mean of the last hundred rows (a slow level change);
+//! - **day shift**: the mean of the last few hundred rows (about a day of 5-minute rows: a
+//!   level change too small for the hundred-row mean to stand out), counted once the view
+//!   has seen as many such means as rows it averages;
 //! - **forecast** (off by default, see [`DoppelConfig::forecast_view`]): the row against a
 //!   short-memory exponential forecast, against past forecast errors.
 //!
@@ -101,8 +104,8 @@ impl DoppelConfig {
 impl Default for DoppelConfig {
     fn default() -> Self {
         DoppelConfig {
-            window: 6000,
-            history: 4000,
+            window: 4000,
+            history: 6000,
             reference_quantile: 1.0,
             warmup: 50,
             season: 86_400,
@@ -382,8 +385,16 @@ impl Detector for Doppel {
             }
             if self.day_recent.len() == s2 {
                 let m = self.day_recent.iter().sum::<f64>() / s2 as f64;
+                // Means of overlapping windows move together: until the view has seen as
+                // many of them as rows it averages, their spread (and largest z) is not yet
+                // known, so it is remembered, not counted (`dmin` scales this).
+                let enough =
+                    self.day_shift.zs.len() as f64 >= self.cfg.extra("dmin", 1.0) * s2 as f64;
                 if let Some(z) = self.day_shift.z_then_push(m) {
-                    rs.push(self.day_shift.calibrate(z, &c));
+                    let r = self.day_shift.calibrate(z, &c);
+                    if enough {
+                        rs.push(r);
+                    }
                 }
             }
         }
