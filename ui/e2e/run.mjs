@@ -1,6 +1,7 @@
 // End-to-end test of the web UI in a real browser: playwright-core driving Chromium headless
 // against a running `doppel demo` (started by crates/cli/tests/ui_e2e.rs, which passes the
-// address and the admin token). Every step checks what a user would see; any console error
+// address and the admin token). Every step checks what a user would see (the Security and
+// Network views against the numbers of their API routes); any console error
 // fails the run. Screenshots of each view, dark and light, go to DOPPEL_SHOTS.
 //
 // Environment: DOPPEL_URL, DOPPEL_TOKEN, DOPPEL_SHOTS (directory), CHROMIUM (executable,
@@ -46,7 +47,7 @@ page.on("console", (m) => {
 });
 page.on("pageerror", (e) => consoleErrors.push(`[${step}] page error: ${e.message}`));
 
-async function shoot(name) {
+async function shoot(name, fullPage = false) {
   for (const theme of ["dark", "light"]) {
     await page.evaluate((t) => {
       localStorage.setItem("doppel.theme", t);
@@ -54,7 +55,7 @@ async function shoot(name) {
       window.dispatchEvent(new Event("doppel-theme"));
     }, theme);
     await page.waitForTimeout(300);
-    await page.screenshot({ path: join(shots, `${name}-${theme}.png`) });
+    await page.screenshot({ path: join(shots, `${name}-${theme}.png`), fullPage });
   }
 }
 
@@ -144,6 +145,124 @@ try {
     await page.waitForTimeout(300);
     await shoot("topology-collapsed");
     await page.click("text=Expand all");
+  });
+
+  await run("security", async () => {
+    await page.goto(url + "/#/security");
+    await page.waitForSelector("#sec-paths-table, #sec-paths .badge", { timeout: 60_000 });
+    const attack = await apiGet("/api/security/attack");
+    const rows = await page.locator("#sec-paths-table tbody tr").count();
+    check(rows === attack.paths.length, `security lists ${rows} paths, the API ${attack.paths.length}`);
+    check(attack.paths.length > 0, "security: the demo twin has no attack path");
+    // The graph: every host a path crosses, the start and each reachable target.
+    const hosts = new Set(attack.paths.flatMap((p) => p.steps.map((s) => s.host)));
+    const drawnHosts = Number(await page.getAttribute("#sec-cy", "data-hosts"));
+    check(drawnHosts === hosts.size, `security draws ${drawnHosts} hosts, the paths cross ${hosts.size}`);
+    const targets = new Set(attack.paths.map((p) => p.target));
+    const drawn = Number(await page.getAttribute("#sec-cy", "data-nodes"));
+    check(drawn === hosts.size + targets.size + 1, `security draws ${drawn} nodes, expected ${hosts.size + targets.size + 1}`);
+    // The most likely path is selected, its steps shown with MITRE ids.
+    const selected = await page.getAttribute("#sec-paths-table tr[aria-selected=true]", "data-path");
+    check(Number(selected) === attack.most_likely, `security selects path ${selected}, the most likely is ${attack.most_likely}`);
+    const techniques = await page.locator("#sec-steps code").allTextContents();
+    const expected = attack.paths[attack.most_likely].steps.filter((s) => s.technique).map((s) => s.technique);
+    check(JSON.stringify(techniques) === JSON.stringify(expected), `security steps show ${techniques}, the API ${expected}`);
+    const fixes = await page.locator("#sec-fixes-table tbody tr").count();
+    check(fixes === attack.single_fixes.length, `security ranks ${fixes} fixes, the API ${attack.single_fixes.length}`);
+    const p = await page.textContent("#sec-p-compromise .stat-value");
+    check(p === `${(attack.simulation.p_compromise * 100).toFixed(1)} %`, `security shows p(compromise) ${p}, the API ${attack.simulation.p_compromise}`);
+    results.security_paths = rows;
+    results.security_fixes = fixes;
+    results.security_p_compromise = attack.simulation.p_compromise;
+    // Another path, chosen with the keyboard.
+    if (rows > 1) {
+      await page.focus("#sec-paths-table tbody tr:nth-child(2) button");
+      await page.keyboard.press("Enter");
+      await page.waitForSelector("#sec-paths-table tr[data-path='1'][aria-selected=true]");
+      await page.click("#sec-paths-table tbody tr:nth-child(1) button");
+    }
+    // A flow the demo's firewall denies, with the rule that decides.
+    await page.fill("#reach-src", "internet");
+    await page.fill("#reach-dst", "pg-primary");
+    await page.fill("#reach-port", "5432");
+    await page.click("#reach-run");
+    await page.waitForSelector("#reach-verdict");
+    const reach = await apiGet("/api/security/reach?src=internet&dst=pg-primary&port=5432");
+    const verdict = await page.textContent("#reach-verdict .badge");
+    check(verdict === reach.verdict && verdict === "denied", `reach: the page says ${verdict}, the API ${reach.verdict}`);
+    results.security_reach = reach.verdict;
+    await page.fill("#reach-src", "web-a-1");
+    await page.fill("#reach-dst", "catalog");
+    await page.fill("#reach-port", "");
+    await page.click("#reach-run");
+    await page.waitForFunction(() => !/pg-primary/.test(document.querySelector("#reach-verdict")?.textContent ?? "pg-primary"));
+    // A what-if (EDR on the app tier) simulated beside the baseline.
+    await page.fill("#sec-what-if", "edr:tier=app");
+    await page.click("#sec-run");
+    await page.waitForSelector("#sec-sim-table th:text('Baseline')", { timeout: 60_000 });
+    const edr = await apiGet("/api/security/attack?what_if=edr:tier=app");
+    const cells = await page.locator("#sec-sim-table tbody tr:first-child td").allTextContents();
+    const shownPct = (v) => `${(v * 100).toFixed(1)} %`;
+    check(
+      cells[1] === shownPct(edr.simulation.baseline.p_compromise) && cells[2] === shownPct(edr.simulation.p_compromise),
+      `security what-if: shown ${cells.join(" | ")}, the API ${edr.simulation.baseline.p_compromise} and ${edr.simulation.p_compromise}`,
+    );
+    results.security_edr_p_compromise = edr.simulation.p_compromise;
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.waitForTimeout(300);
+    await shoot("security", true);
+  });
+
+  await run("network", async () => {
+    await page.goto(url + "/#/network");
+    await page.waitForSelector("#net-failures-table", { timeout: 60_000 });
+    const net = await apiGet("/api/network/route?method=lp&objective=mlu");
+    const links = await page.locator("#net-links-table tbody tr").count();
+    check(links === net.after.links.length, `network lists ${links} arcs, the API ${net.after.links.length}`);
+    for (const id of ["#net-before", "#net-after"]) {
+      const edges = Number(await page.getAttribute(id, "data-edges"));
+      const nodes = Number(await page.getAttribute(id, "data-nodes"));
+      check(edges === net.after.links.length && nodes === net.routers.length, `${id}: ${nodes} routers and ${edges} arcs drawn, the API ${net.routers.length} and ${net.after.links.length}`);
+    }
+    const failures = await page.locator("#net-failures-table tbody tr").count();
+    check(failures === net.failures.length && failures === net.links.length, `network: ${failures} failure rows, the API ${net.failures.length}, links ${net.links.length}`);
+    const firstFailed = await page.textContent("#net-failures-table tbody tr:first-child td:first-child");
+    check(firstFailed === net.failures[0].failed, `network: the worst failure shown is ${firstFailed}, the API's ${net.failures[0].failed}`);
+    const mluAfter = await page.textContent("#net-mlu-after .stat-value");
+    check(mluAfter === `${(net.mlu_after * 100).toFixed(2)} %`, `network: MLU after shown ${mluAfter}, the API ${net.mlu_after}`);
+    check(net.mlu_after <= net.mlu_before + 1e-12, `network: the LP (${net.mlu_after}) is worse than ECMP (${net.mlu_before})`);
+    results.network_links = links;
+    results.network_mlu_before = net.mlu_before;
+    results.network_mlu_after = net.mlu_after;
+    await shoot("network", true);
+    // The IGP weight search.
+    await page.selectOption("#net-method", "igp");
+    await page.click("#net-run");
+    await page.waitForFunction(() => /igp/.test(document.querySelector("#net-mlu-after .stat-label")?.textContent ?? ""), null, { timeout: 60_000 });
+    const igp = await apiGet("/api/network/route?method=igp&objective=mlu");
+    const shown = await page.textContent("#net-mlu-after .stat-value");
+    check(shown === `${(igp.mlu_after * 100).toFixed(2)} %`, `network igp: shown ${shown}, the API ${igp.mlu_after}`);
+    results.network_igp_mlu = igp.mlu_after;
+    await page.waitForTimeout(300);
+    await shoot("network-igp", true);
+  });
+
+  await run("cohorts", async () => {
+    await page.goto(url + "/#/cohorts");
+    // The demo learns its cohorts at start and simulates them: wait for the cards.
+    await page.waitForSelector("#cohort-cards", { timeout: 120_000 });
+    const rep = await apiGet("/api/cohorts/report");
+    const cards = await page.locator("#cohort-cards article.cohort").count();
+    check(cards === rep.report.cohorts.length && cards === rep.cohorts.length, `cohorts: ${cards} cards, the API ${rep.report.cohorts.length} simulated and ${rep.cohorts.length} learned`);
+    const first = await page.getAttribute("#cohort-cards article.cohort:first-child", "data-cohort");
+    check(first === rep.report.cohorts[0].name, `cohorts: first card ${first}, the API's worst ${rep.report.cohorts[0].name}`);
+    const rows = await page.locator("#cohort-whatifs tbody tr").count();
+    check(rows === rep.report.what_ifs.length, `cohorts: ${rows} what-ifs shown, the API ${rep.report.what_ifs.length}`);
+    const answer = await page.textContent("#cohorts-answer");
+    check(answer.includes(rep.report.cohorts[0].name), `cohorts: the answer does not name the worst off, ${rep.report.cohorts[0].name}: ${answer}`);
+    results.cohorts = cards;
+    results.cohort_what_ifs = rows;
+    await shoot("cohorts", true);
   });
 
   await run("keyboard", async () => {

@@ -1,4 +1,4 @@
-//! `doppel users learn` (access logs to cohorts, streamed, with a progress bar on large files)
+//! `doppel users learn` (access logs or traces to cohorts, streamed, with a progress bar on large files)
 //! and `doppel users report` (each cohort's simulated experience on the twin and the
 //! personalization what-ifs).
 
@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use doppel_import::access_log::traces::{TraceMapping, TraceReader};
 use doppel_import::access_log::{AccessLogReader, Format, JsonMapping};
 use doppel_users::experience::{Abandonment, ExperienceSettings, experience, to_workloads};
 use doppel_users::routes::Template;
@@ -23,8 +24,8 @@ pub struct UsersArgs {
 #[derive(Debug, clap::Subcommand)]
 enum UsersCommand {
     /// Learn cohorts from web access logs (NCSA common/combined as nginx and Apache write
-    /// them, or JSON lines): sessions, endpoints, per-cohort Markov chains, think times,
-    /// arrival rates, goal share.
+    /// them, or JSON lines) or traces with user and session attributes (`--traces`):
+    /// sessions, endpoints, per-cohort Markov chains, think times, arrival rates, goal share.
     Learn(LearnArgs),
     /// Simulate each cohort's experience on the twin: page latency, errors, abandonment,
     /// completion, goal reach; and rank personalization what-ifs.
@@ -48,6 +49,11 @@ pub struct GenerateArgs {
     /// JSON lines (with region, plan and a session id) instead of NCSA combined.
     #[arg(long)]
     json: bool,
+    /// OTLP JSON traces instead (one export request per line, as the OpenTelemetry
+    /// Collector's file exporter writes), spans carrying `session.id`, `enduser.id`,
+    /// `user_agent.original`, `client.address`, `url.path` and `app.region`, `app.plan`.
+    #[arg(long, conflicts_with = "json")]
+    traces: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -60,8 +66,16 @@ enum LogFormat {
 #[derive(Debug, clap::Args)]
 pub struct LearnArgs {
     /// Access log files.
-    #[arg(required = true, value_name = "LOG")]
+    #[arg(value_name = "LOG", required_unless_present = "traces")]
     logs: Vec<PathBuf>,
+    /// Trace files (OTLP JSON, one document or JSON lines; Jaeger JSON) whose entry spans
+    /// carry user and session attributes; repeatable.
+    #[arg(long, value_name = "FILE")]
+    traces: Vec<PathBuf>,
+    /// Which span attributes hold what (YAML or JSON: session_id, user_id, path, method,
+    /// status, client_address, user_agent, attributes: {region: geo.region}, services).
+    #[arg(long, value_name = "FILE")]
+    trace_mapping: Option<PathBuf>,
     /// Write the cohorts here (YAML); default: standard output.
     #[arg(short, long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -160,6 +174,18 @@ fn generate(a: GenerateArgs) -> anyhow::Result<ExitCode> {
     let start = doppel_import::access_log::time::days_from_civil(2026, 11, 2);
     let requests = doppel_users::synth::generate(&cohorts, start, a.days, a.seed);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if a.traces {
+        for (i, batch) in requests.chunks(512).enumerate() {
+            let first = u64::try_from(i * 512).unwrap_or(u64::MAX);
+            writeln!(
+                out,
+                "{}",
+                doppel_users::synth::otlp_json(batch, &cohorts, first)
+            )?;
+        }
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     for r in &requests {
         let line = if a.json {
             doppel_users::synth::json_line(r, &cohorts)
@@ -172,7 +198,7 @@ fn generate(a: GenerateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_mapping(path: &PathBuf) -> anyhow::Result<JsonMapping> {
+fn read_mapping<T: serde::de::DeserializeOwned>(path: &PathBuf) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
     let parsed = doppel_model::yaml::parse(&text).map_err(|e| {
         let first = e.first();
@@ -185,13 +211,13 @@ fn read_mapping(path: &PathBuf) -> anyhow::Result<JsonMapping> {
         )
     })?;
     serde_json::from_value(parsed.value)
-        .with_context(|| format!("{}: not a JSON field mapping", path.display()))
+        .with_context(|| format!("{}: not a field mapping", path.display()))
 }
 
 fn learn(a: LearnArgs) -> anyhow::Result<ExitCode> {
     let format = match (a.format, &a.mapping) {
         (LogFormat::Ncsa, _) => Format::Ncsa,
-        (_, Some(p)) => Format::Json(Box::new(read_mapping(p)?)),
+        (_, Some(p)) => Format::Json(Box::new(read_mapping::<JsonMapping>(p)?)),
         (LogFormat::Json, None) => Format::Json(Box::default()),
         (LogFormat::Auto, None) => Format::Auto,
     };
@@ -255,6 +281,37 @@ fn learn(a: LearnArgs) -> anyhow::Result<ExitCode> {
             err,
             "{name}: {} lines, {} requests, {} malformed, {} from bots",
             s.lines, s.records, s.malformed, s.bots
+        )?;
+    }
+    let trace_mapping = match &a.trace_mapping {
+        Some(p) => read_mapping::<TraceMapping>(p)?,
+        None => TraceMapping::default(),
+    };
+    for path in &a.traces {
+        let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+        let name = path.display().to_string();
+        let mut reader = TraceReader::new(
+            BufReader::with_capacity(1 << 20, file),
+            &name,
+            trace_mapping.clone(),
+        );
+        for item in reader.by_ref() {
+            match item {
+                Ok(r) => learner.push(&r),
+                Err(d) => {
+                    if shown < a.max_diagnostics {
+                        writeln!(err, "{d}")?;
+                    }
+                    shown += 1;
+                }
+            }
+        }
+        let s = reader.stats();
+        learner.add_file(&name, s.lines, s.malformed);
+        writeln!(
+            err,
+            "{name}: {} lines, {} spans, {} page requests, {} problems, {} from bots",
+            s.lines, s.spans, s.records, s.malformed, s.bots
         )?;
     }
     if shown > a.max_diagnostics {

@@ -377,7 +377,8 @@ fn a_worker_killed_mid_sweep_loses_nothing_and_counts_nothing_twice() {
         return;
     }
     let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = workspace("20s");
+    // Tasks long enough that the worker is killed while it still runs one.
+    let dir = workspace("60s");
     let d = dir.path();
     let seed = format!("{}", 1000 + std::process::id() % 1000);
     let (c, _, err) = doppel_in(d, &sweep_args(&["--seed", &seed, "--out", "local.json"]));
@@ -452,7 +453,9 @@ fn a_coordinator_killed_mid_sweep_resumes_from_the_store() {
         return;
     }
     let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = workspace("20s");
+    // Tasks long enough (about a second each in a test build) that the coordinator is still
+    // waiting for most of them when it is killed.
+    let dir = workspace("120s");
     let d = dir.path();
     let seed = format!("{}", 2000 + std::process::id() % 1000);
     let schema = format!(

@@ -101,3 +101,59 @@ fn junk_is_reported_not_learned() {
     assert!(err.contains("junk.log:1:"), "{err}");
     assert!(err.contains("no sessions"), "{err}");
 }
+
+#[test]
+fn learns_cohorts_from_generated_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, traces, err) = doppel_in(dir.path(), &["users", "generate", "--traces"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, log, err) = doppel_in(dir.path(), &["users", "generate"]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(dir.path().join("day.otlp.jsonl"), &traces).unwrap();
+    std::fs::write(dir.path().join("day.log"), &log).unwrap();
+    // Junk mixed in: a line that is not JSON, named by file and line.
+    std::fs::write(
+        dir.path().join("junk.jsonl"),
+        "{\"resourceSpans\": 7}\nnope\n",
+    )
+    .unwrap();
+    let (code, from_traces, err) = doppel_in(
+        dir.path(),
+        &[
+            "users",
+            "learn",
+            "--traces",
+            "day.otlp.jsonl",
+            "--traces",
+            "junk.jsonl",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("junk.jsonl:1:1: (document): warning: not OTLP JSON traces"),
+        "{err}"
+    );
+    assert!(err.contains("junk.jsonl:2:"), "{err}");
+    let pages = log.lines().count();
+    assert!(
+        err.contains(&format!("day.otlp.jsonl: {} lines", traces.lines().count()))
+            && err.contains(&format!(
+                "{} spans, {pages} page requests, 0 problems",
+                2 * pages
+            )),
+        "{err}"
+    );
+    // The same day as an access log gives the same cohorts, session for session.
+    let (code, from_log, err) = doppel_in(dir.path(), &["users", "learn", "day.log"]);
+    assert_eq!(code, 0, "{err}");
+    let sessions = |yaml: &str| -> Vec<String> {
+        yaml.lines()
+            .filter(|l| {
+                l.trim_start().starts_with("sessions:") || l.trim_start().starts_with("name:")
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(sessions(&from_traces), sessions(&from_log));
+    assert!(from_traces.contains("name: mobile"), "{from_traces}");
+}

@@ -218,12 +218,17 @@ routes! {
     get "/api/predictions/series" VIEWER => prediction_series, "One series (`entity`, `metric`: rps, latency_ms, utilization, memory_bytes): history, forecast band, anomaly marks.";
     post "/api/predictions/evaluate" OPERATOR => evaluate_predictions, "Run the early warning now (alerts that changed go to the webhook).";
     get "/api/anomalies" VIEWER => get_anomalies, "Recent anomalies from the online detector, newest first: `since_ms`, `limit`.";
+    get "/api/security/attack" VIEWER => security_attack, "Attack paths from `from` (internet, an address, host:NAME) to `to` (tag:NAME, host:NAME, service:NAME): steps with MITRE ATT&CK ids, the most likely path, reachable targets, ranked mitigations; with `simulate` (default true) the attack over time (`runs`, `seed`, `what_if`).";
+    get "/api/security/reach" VIEWER => security_reach, "Whether flows from `src` to `dst` (on `port`, else every port it listens on) are allowed, with every check and the rule that decides.";
+    get "/api/network/route" VIEWER => network_route, "The twin's routers and links with its workloads' traffic: per-link utilization under ECMP and after optimization (`method` lp, lp-paths, igp, ecmp; `objective` mlu, delay), MLU before and after, solve seconds, the single-link failure table worst first.";
     get "/api/pull" VIEWER => pull_status, "Prometheus pulling: range pulled, per-query outcome, failing queries with Prometheus' error, backoff.";
     post "/api/v1/write" OPERATOR => remote_write, "Prometheus remote-write v1 (protobuf, snappy).";
     post "/api/v2/series" OPERATOR => datadog_series, "Datadog series intake (JSON).";
     post "/services/collector/event" OPERATOR => splunk_event, "Splunk HTTP Event Collector (metric events).";
     post "/v1/traces" OPERATOR => otlp_traces, "OTLP/HTTP traces (protobuf or JSON, optionally gzip): request rates and latencies per service and endpoint, call ratios.";
     post "/v1/metrics" OPERATOR => otlp_metrics, "OTLP/HTTP metrics (protobuf or JSON, optionally gzip): sums, gauges, histograms mapped like Prometheus series.";
+    post "/api/cohorts/learn" OPERATOR => learn_cohorts, "Learn user cohorts from the body, an access log (NCSA or JSON lines) or traces with user and session attributes (OTLP JSON, Jaeger JSON): `source` (auto, log, traces), `by` (device, region...), `cluster` (max k), `rate` (sessions/s to simulate).";
+    get "/api/cohorts/report" VIEWER => cohort_report, "The learned cohorts and each one's simulated experience on the twin: page latency, errors, completion, lost sessions and goals, ranked what-ifs (`report`: as `doppel users report --json`).";
     get "/api/users" ADMIN => list_users, "Users and roles.";
     post "/api/users" ADMIN => create_user, "Create a user: `name`, `role` (viewer, operator, admin).";
     get "/api/tokens" ADMIN => list_tokens, "Tokens (never their secret).";
@@ -737,6 +742,60 @@ async fn get_anomalies(State(app): AppState, Query(q): Query<AnomalyQ>) -> ApiRe
     Ok(Json(json!({"anomalies": a})))
 }
 
+impl From<crate::analyses::AnalysisError> for ApiError {
+    fn from(e: crate::analyses::AnalysisError) -> Self {
+        use crate::analyses::AnalysisError as A;
+        match e {
+            A::Query(s) => ApiError::BadRequest(s),
+            A::Unsupported(s) => ApiError::Conflict(s),
+            A::Failed(s) => ApiError::Internal(s),
+        }
+    }
+}
+
+/// An analysis's answer with the twin version it was computed on.
+fn analysed(version: i64, v: &Value) -> Json<Value> {
+    let mut v = v.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.insert("twin_version".into(), json!(version));
+    }
+    Json(v)
+}
+
+async fn security_attack(
+    State(app): AppState,
+    Query(q): Query<crate::analyses::AttackQuery>,
+) -> ApiResult<Json<Value>> {
+    let (version, v) = app
+        .analysis(q.key(), move |t| crate::analyses::attack(t, &q))
+        .await?;
+    Ok(analysed(version, &v))
+}
+
+async fn security_reach(
+    State(app): AppState,
+    Query(q): Query<crate::analyses::ReachQuery>,
+) -> ApiResult<Json<Value>> {
+    let key = format!("reach\n{}\n{}\n{:?}", q.src, q.dst, q.port);
+    let (version, v) = app
+        .analysis(key, move |t| crate::analyses::reach(t, &q))
+        .await?;
+    Ok(analysed(version, &v))
+}
+
+async fn network_route(
+    State(app): AppState,
+    Query(q): Query<crate::analyses::RouteQuery>,
+) -> ApiResult<Json<Value>> {
+    let (version, v) = app
+        .analysis(q.key(), move |t| {
+            let origin = std::time::Instant::now();
+            crate::analyses::route(t, &q, &mut || origin.elapsed().as_secs_f64())
+        })
+        .await?;
+    Ok(analysed(version, &v))
+}
+
 async fn intake(app: &App, kind: u8, body: &[u8]) -> ApiResult<u64> {
     Ok(app.ingest(kind, body, now_ms()).await?)
 }
@@ -989,4 +1048,19 @@ async fn audit_log(State(app): AppState, Query(q): Query<AuditQ>) -> ApiResult<J
         })
         .await?;
     Ok(Json(json!({"entries": entries})))
+}
+
+async fn learn_cohorts(
+    State(app): AppState,
+    Query(q): Query<crate::cohorts::LearnOptions>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.learn_cohorts(body.to_vec(), q).await?))
+}
+
+async fn cohort_report(State(app): AppState) -> ApiResult<Json<Value>> {
+    app.cohort_report()
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("learned cohorts (POST /api/cohorts/learn first)".into()))
 }

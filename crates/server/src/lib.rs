@@ -10,6 +10,8 @@
 //!
 //! Nothing here reads the terminal or prints: the first admin token is returned to the caller.
 
+pub mod analyses;
+pub mod cohorts;
 pub mod drift;
 pub mod http;
 pub mod ingest;
@@ -225,6 +227,10 @@ pub struct App {
     pub(crate) predictions: Mutex<predictions::State>,
     /// The early warning's working memory (held by an evaluation while it runs).
     pub(crate) prediction_work: Arc<Mutex<predictions::Work>>,
+    /// Security and network analyses of the twin in force, per query.
+    pub(crate) analyses: analyses::Cache,
+    /// Learned user cohorts and their report.
+    pub(crate) cohorts: tokio::sync::Mutex<cohorts::State>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -379,6 +385,8 @@ impl App {
             pull_status: Mutex::new(None),
             predictions: Mutex::new(predictions::State::default()),
             prediction_work: Arc::new(Mutex::new(predictions::Work::default())),
+            analyses: analyses::Cache::default(),
+            cohorts: tokio::sync::Mutex::new(cohorts::State::default()),
         });
         app.checkpoint().await?;
         // Runs interrupted by a stop start again.
@@ -902,6 +910,30 @@ impl App {
     /// Drift as last evaluated.
     pub fn drift_state(&self) -> DriftState {
         lock(&self.drift).clone()
+    }
+
+    /// An analysis of the twin in force (the Security and Network views): `compute` runs on
+    /// the blocking pool, and its answer is kept for that twin version and `key`. Returns the
+    /// version analysed and the answer.
+    pub async fn analysis<F>(
+        &self,
+        key: String,
+        compute: F,
+    ) -> Result<(i64, Arc<serde_json::Value>), analyses::AnalysisError>
+    where
+        F: FnOnce(&Twin) -> Result<serde_json::Value, analyses::AnalysisError> + Send + 'static,
+    {
+        let cur = self.current();
+        let version = cur.version;
+        if let Some(v) = self.analyses.get(version, &key) {
+            return Ok((version, v));
+        }
+        let v = tokio::task::spawn_blocking(move || compute(&cur.twin))
+            .await
+            .map_err(|e| analyses::AnalysisError::Failed(format!("the analysis stopped: {e}")))??;
+        let v = Arc::new(v);
+        self.analyses.put(version, key, Arc::clone(&v));
+        Ok((version, v))
     }
 
     /// Submits a scenario run and starts it.

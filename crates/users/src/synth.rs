@@ -397,3 +397,120 @@ pub fn demo_cohorts() -> Vec<TrueCohort> {
         },
     ]
 }
+
+/// The OpenTelemetry span attributes of a request (semantic conventions: `session.id`,
+/// `enduser.id` for paying plans, `user_agent.original`, `client.address`, `url.path`,
+/// `http.request.method`, `http.response.status_code`) plus the cohort's attributes as
+/// `app.region`, `app.plan`. Times are nanoseconds.
+fn span_attributes(r: &Request, cohorts: &[TrueCohort]) -> Vec<(String, serde_json::Value)> {
+    use serde_json::json;
+    let mut a = vec![
+        ("session.id".to_owned(), json!(format!("s{}", r.session))),
+        ("client.address".to_owned(), json!(ip(r.session))),
+        ("url.path".to_owned(), json!(r.path)),
+        ("http.request.method".to_owned(), json!(r.method)),
+        ("http.response.status_code".to_owned(), json!(r.status)),
+    ];
+    if let Some(c) = cohorts.get(r.cohort) {
+        a.push(("user_agent.original".to_owned(), json!(c.user_agent)));
+        for (k, v) in &c.attributes {
+            a.push((format!("app.{k}"), json!(v)));
+        }
+        if c.attributes.get("plan").is_some_and(|p| p != "free") {
+            a.push(("enduser.id".to_owned(), json!(format!("u{}", r.session))));
+        }
+    }
+    a
+}
+
+fn nanos(t: f64) -> u64 {
+    (t * 1e9).round().max(0.0) as u64
+}
+
+/// Requests as one OTLP/JSON `ExportTraceServiceRequest` (the Collector's `file` exporter
+/// writes one per line): per request a server span of `frontend` (the page, with the
+/// attributes above; 40 ms) and below it a client span calling `catalog` with its own
+/// `url.path`, which is not a page. `first` numbers the trace and span ids.
+pub fn otlp_json(requests: &[Request], cohorts: &[TrueCohort], first: u64) -> String {
+    use serde_json::json;
+    let kv = |attrs: Vec<(String, serde_json::Value)>| -> Vec<serde_json::Value> {
+        attrs
+            .into_iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    serde_json::Value::Number(n) => json!({"intValue": n.to_string()}),
+                    other => json!({"stringValue": other}),
+                };
+                json!({"key": k, "value": value})
+            })
+            .collect()
+    };
+    let mut front = Vec::new();
+    let mut back = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        let n = first + i as u64;
+        let trace = format!("{:032x}", n + 1);
+        let (root, child) = (format!("{:016x}", 2 * n + 1), format!("{:016x}", 2 * n + 2));
+        let start = nanos(r.time);
+        front.push(json!({
+            "traceId": trace, "spanId": root, "name": format!("{} {}", r.method, r.path),
+            "kind": 2, "startTimeUnixNano": start.to_string(),
+            "endTimeUnixNano": (start + 40_000_000).to_string(),
+            "attributes": kv(span_attributes(r, cohorts)),
+            "status": {"code": if r.status >= 500 { 2 } else { 0 }},
+        }));
+        back.push(json!({
+            "traceId": trace, "spanId": child, "parentSpanId": root, "name": "GET /items",
+            "kind": 3, "startTimeUnixNano": (start + 5_000_000).to_string(),
+            "endTimeUnixNano": (start + 25_000_000).to_string(),
+            "attributes": kv(vec![("url.path".into(), json!("/items")), ("peer.service".into(), json!("catalog"))]),
+        }));
+    }
+    let resource = |name: &str, spans: Vec<serde_json::Value>| {
+        json!({
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": name}}]},
+            "scopeSpans": [{"scope": {"name": "doppel-synth"}, "spans": spans}],
+        })
+    };
+    json!({"resourceSpans": [resource("frontend", front), resource("frontend-client", back)]})
+        .to_string()
+}
+
+/// Requests as Jaeger JSON (`{"data": [trace...]}`, times in microseconds): the same two
+/// spans per request as [`otlp_json`], attributes as tags.
+pub fn jaeger_json(requests: &[Request], cohorts: &[TrueCohort], first: u64) -> String {
+    use serde_json::json;
+    let tags = |attrs: Vec<(String, serde_json::Value)>| -> Vec<serde_json::Value> {
+        attrs
+            .into_iter()
+            .map(|(k, v)| {
+                let ty = if v.is_number() { "int64" } else { "string" };
+                json!({"key": k, "type": ty, "value": v})
+            })
+            .collect()
+    };
+    let data: Vec<serde_json::Value> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let n = first + i as u64;
+            let trace = format!("{:032x}", n + 1);
+            let (root, child) = (format!("{:016x}", 2 * n + 1), format!("{:016x}", 2 * n + 2));
+            let start = (r.time * 1e6).round().max(0.0) as u64;
+            json!({
+                "traceID": trace,
+                "spans": [
+                    {"traceID": trace, "spanID": root, "operationName": format!("{} {}", r.method, r.path),
+                     "references": [], "startTime": start, "duration": 40_000, "processID": "p1",
+                     "tags": tags(span_attributes(r, cohorts))},
+                    {"traceID": trace, "spanID": child, "operationName": "GET /items",
+                     "references": [{"refType": "CHILD_OF", "traceID": trace, "spanID": root}],
+                     "startTime": start + 5_000, "duration": 20_000, "processID": "p1",
+                     "tags": tags(vec![("url.path".into(), json!("/items"))])},
+                ],
+                "processes": {"p1": {"serviceName": "frontend", "tags": []}},
+            })
+        })
+        .collect();
+    json!({ "data": data }).to_string()
+}

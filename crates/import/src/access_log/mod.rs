@@ -17,6 +17,7 @@
 mod json;
 mod ncsa;
 pub mod time;
+pub mod traces;
 pub mod ua;
 
 #[cfg(test)]
