@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use doppel_import::access_log::traces::{TraceMapping, TraceReader};
-use doppel_import::access_log::{AccessLogReader, Format};
+use doppel_import::access_log::{AccessLogReader, Format, JsonMapping};
 use doppel_model::Twin;
 use doppel_users::experience::{ExperienceReport, ExperienceSettings, experience};
 use doppel_users::{CohortBy, CohortSet, LearnSettings, Learner};
@@ -51,6 +51,31 @@ pub struct LearnOptions {
     pub cluster: Option<usize>,
     /// Total sessions per second to simulate (default: the learned busiest hour's).
     pub rate: Option<f64>,
+    /// Cohort attributes to keep, comma-separated `name:field` pairs (`region:geo.region`): a
+    /// span or resource attribute of traces, a field of JSON access-log lines.
+    pub attributes: Option<String>,
+}
+
+/// The `attributes` option as name → field.
+fn attribute_map(opts: &LearnOptions) -> Result<BTreeMap<String, String>, Error> {
+    let mut out = BTreeMap::new();
+    for pair in opts.attributes.iter().flat_map(|a| a.split(',')) {
+        let pair = pair.trim();
+        if pair.is_empty() {
+            continue;
+        }
+        match pair.split_once(':') {
+            Some((n, f)) if !n.trim().is_empty() && !f.trim().is_empty() => {
+                out.insert(n.trim().to_owned(), f.trim().to_owned());
+            }
+            _ => {
+                return Err(Error::BadInput(format!(
+                    "`attributes`: `{pair}` is not NAME:FIELD (e.g. region:geo.region)"
+                )));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The learned model as stored.
@@ -119,8 +144,13 @@ pub fn learn(
             diagnostics.push(d.to_string());
         }
     };
+    let attributes = attribute_map(opts)?;
     if traces {
-        let mut reader = TraceReader::new(body, "body", TraceMapping::default());
+        let mapping = TraceMapping {
+            attributes,
+            ..TraceMapping::default()
+        };
+        let mut reader = TraceReader::new(body, "body", mapping);
         for item in reader.by_ref() {
             match item {
                 Ok(r) => learner.push(&r),
@@ -130,7 +160,15 @@ pub fn learn(
         let s = reader.stats();
         learner.add_file("body", s.lines, s.malformed);
     } else {
-        let mut reader = AccessLogReader::new(body, "body", Format::Auto);
+        let format = if attributes.is_empty() {
+            Format::Auto
+        } else {
+            Format::Json(Box::new(JsonMapping {
+                attributes,
+                ..JsonMapping::default()
+            }))
+        };
+        let mut reader = AccessLogReader::new(body, "body", format);
         for item in reader.by_ref() {
             match item {
                 Ok(r) => learner.push(&r),

@@ -227,7 +227,7 @@ routes! {
     post "/services/collector/event" OPERATOR => splunk_event, "Splunk HTTP Event Collector (metric events).";
     post "/v1/traces" OPERATOR => otlp_traces, "OTLP/HTTP traces (protobuf or JSON, optionally gzip): request rates and latencies per service and endpoint, call ratios.";
     post "/v1/metrics" OPERATOR => otlp_metrics, "OTLP/HTTP metrics (protobuf or JSON, optionally gzip): sums, gauges, histograms mapped like Prometheus series.";
-    post "/api/cohorts/learn" OPERATOR => learn_cohorts, "Learn user cohorts from the body, an access log (NCSA or JSON lines) or traces with user and session attributes (OTLP JSON, Jaeger JSON): `source` (auto, log, traces), `by` (device, region...), `cluster` (max k), `rate` (sessions/s to simulate).";
+    post "/api/cohorts/learn" OPERATOR => learn_cohorts, "Learn user cohorts from the body, an access log (NCSA or JSON lines) or traces with user and session attributes (OTLP JSON, Jaeger JSON): `source` (auto, log, traces), `by` (device, region...), `cluster` (max k), `attributes` (`region:geo.region,...`: fields kept for `by`), `rate` (sessions/s to simulate).";
     get "/api/cohorts/report" VIEWER => cohort_report, "The learned cohorts and each one's simulated experience on the twin: page latency, errors, completion, lost sessions and goals, ranked what-ifs (`report`: as `doppel users report --json`).";
     get "/api/users" ADMIN => list_users, "Users and roles.";
     post "/api/users" ADMIN => create_user, "Create a user: `name`, `role` (viewer, operator, admin).";

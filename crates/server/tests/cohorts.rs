@@ -160,6 +160,54 @@ async fn learn_from_a_log_and_from_traces_then_report() {
         }
     }
 
+    // Cohorts by attributes the spans carry: the generated sessions per region and plan.
+    let mut by_plan: BTreeMap<String, u64> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for r in &requests {
+        if seen.insert(r.session) {
+            let a = &truth[r.cohort].attributes;
+            *by_plan
+                .entry(format!("{}-{}", a["region"], a["plan"]))
+                .or_insert(0) += 1;
+        }
+    }
+    let path = "/api/cohorts/learn?by=region,plan&attributes=region:app.region,plan:app.plan";
+    let (s, learned) = call(&r, "POST", path, &operator, traces.clone().into_bytes()).await;
+    assert_eq!(s, StatusCode::OK, "{learned}");
+    for (name, n) in &by_plan {
+        let c = learned["cohorts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name.as_str());
+        let g = c.unwrap_or_else(|| panic!("no cohort {name}: {learned}"))["sessions"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            (g as f64 - *n as f64).abs() <= 0.01 * *n as f64,
+            "{name}: {g} vs {n}"
+        );
+    }
+    let (s, e) = call(
+        &r,
+        "POST",
+        "/api/cohorts/learn?attributes=region",
+        &operator,
+        traces.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    // Back to cohorts by device, at 40 sessions/s.
+    let (s, _) = call(
+        &r,
+        "POST",
+        "/api/cohorts/learn?rate=40",
+        &operator,
+        traces.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+
     // The report equals the library's on the same model and twin.
     let (s, report) = call(&r, "GET", "/api/cohorts/report", &viewer, vec![]).await;
     assert_eq!(s, StatusCode::OK, "{report}");

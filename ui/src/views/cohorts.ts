@@ -241,6 +241,7 @@ function learnForm(done: () => void): HTMLElement {
     h("option", { value: "traces" }, "traces (OTLP JSON, Jaeger JSON)"),
   );
   const by = h("input", { type: "text", id: "cohorts-by", value: "device", "aria-label": "Cohorts by attributes" });
+  const attrs = h("input", { type: "text", id: "cohorts-attributes", placeholder: "region:geo.region", "aria-label": "Attributes as name:field, comma-separated" });
   const rate = h("input", { type: "number", id: "cohorts-rate", min: "0", step: "any", placeholder: "busiest hour", "aria-label": "Sessions per second to simulate" });
   const msg = h("p", { class: "muted small", role: "status" });
   const button = h(
@@ -256,6 +257,7 @@ function learnForm(done: () => void): HTMLElement {
         }
         const q = new URLSearchParams({ source: source.value, by: by.value });
         if (rate.value) q.set("rate", rate.value);
+        if (attrs.value.trim()) q.set("attributes", attrs.value.trim());
         msg.textContent = "Learning and simulating…";
         try {
           await raw(`/api/cohorts/learn?${q}`, { method: "POST", body: await f.arrayBuffer() });
@@ -278,6 +280,7 @@ function learnForm(done: () => void): HTMLElement {
       h("label", {}, "File", file),
       h("label", {}, "Format", source),
       h("label", {}, "Cohorts by", by),
+      h("label", {}, "Attributes (name:field)", attrs),
       h("label", {}, "Sessions/s to simulate", rate),
     ),
     h("div", { class: "toolbar" }, button),
