@@ -220,7 +220,7 @@ routes! {
     get "/api/anomalies" VIEWER => get_anomalies, "Recent anomalies from the online detector, newest first: `since_ms`, `limit`.";
     get "/api/security/attack" VIEWER => security_attack, "Attack paths from `from` (internet, an address, host:NAME) to `to` (tag:NAME, host:NAME, service:NAME): steps with MITRE ATT&CK ids, the most likely path, reachable targets, ranked mitigations; with `simulate` (default true) the attack over time (`runs`, `seed`, `what_if`).";
     get "/api/security/reach" VIEWER => security_reach, "Whether flows from `src` to `dst` (on `port`, else every port it listens on) are allowed, with every check and the rule that decides.";
-    get "/api/network/route" VIEWER => network_route, "The twin's routers and links with its workloads' traffic: per-link utilization under ECMP and after optimization (`method` lp, lp-paths, igp, ecmp; `objective` mlu, delay), MLU before and after, solve seconds, the single-link failure table worst first.";
+    get "/api/network/route" VIEWER => network_route, "The twin's routers and links with its traffic (`traffic` workloads: what its workloads generate; live: the `doppel_flow_bytes_per_second{src,dst}` flows observed over the last minute, 409 when none): per-link utilization under ECMP and after optimization (`method` lp, lp-paths, igp, ecmp; `objective` mlu, delay; `max_changes` with igp: at most that many links reweighted, 1 for the next weight change), MLU before and after, solve seconds, the single-link failure table worst first, and `traffic` saying which source and when it was observed.";
     get "/api/pull" VIEWER => pull_status, "Prometheus pulling: range pulled, per-query outcome, failing queries with Prometheus' error, backoff.";
     post "/api/v1/write" OPERATOR => remote_write, "Prometheus remote-write v1 (protobuf, snappy).";
     post "/api/v2/series" OPERATOR => datadog_series, "Datadog series intake (JSON).";
@@ -783,14 +783,22 @@ async fn security_reach(
     Ok(analysed(version, &v))
 }
 
+/// The window of observed flows `traffic=live` routes, seconds (as `/api/live`'s).
+const LIVE_FLOW_WINDOW_S: i64 = 60;
+
 async fn network_route(
     State(app): AppState,
     Query(q): Query<crate::analyses::RouteQuery>,
 ) -> ApiResult<Json<Value>> {
+    let live = if q.traffic == "live" {
+        Some(app.live_flows(now_ms(), LIVE_FLOW_WINDOW_S).await?)
+    } else {
+        None
+    };
     let (version, v) = app
-        .analysis(q.key(), move |t| {
+        .analysis(q.key(live.as_ref()), move |t| {
             let origin = std::time::Instant::now();
-            crate::analyses::route(t, &q, &mut || origin.elapsed().as_secs_f64())
+            crate::analyses::route(t, &q, live.as_ref(), &mut || origin.elapsed().as_secs_f64())
         })
         .await?;
     Ok(analysed(version, &v))

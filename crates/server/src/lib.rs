@@ -648,6 +648,26 @@ impl App {
         Ok(drift::observe(&pts))
     }
 
+    /// The flows observed over the last `window_s` complete buckets before `now` (the live
+    /// traffic matrix of `GET /api/network/route?traffic=live`).
+    pub async fn live_flows(&self, now: i64, window_s: i64) -> Result<analyses::LiveFlows, Error> {
+        let width = ingest::RESOLUTION_S * 1000;
+        let to = now - now.rem_euclid(width);
+        let from = to - window_s * 1000;
+        let pts = self
+            .store
+            .metrics(&MetricQuery {
+                entity: None,
+                metric: Some(ingest::Kind::FlowBytes.metric().to_string()),
+                resolution_s: ingest::RESOLUTION_S,
+                from_ms: from,
+                to_ms: to,
+                limit: 1_000_000,
+            })
+            .await?;
+        Ok(analyses::live_flows(&pts, from, to))
+    }
+
     /// Evaluates drift over the window ending at `now`, records it, and recalibrates when a
     /// service has drifted for long enough.
     pub async fn drift_tick(&self, now: i64) -> Result<Vec<ServiceDrift>, Error> {
