@@ -245,6 +245,24 @@ try {
     results.network_igp_mlu = igp.mlu_after;
     await page.waitForTimeout(300);
     await shoot("network-igp", true);
+    // The flows the demo's routers report, routed live; the IGP search held to one change.
+    for (let i = 0; i < 60; i++) {
+      const r = await fetch(url + "/api/network/route?traffic=live", { headers: { Authorization: `Bearer ${token}` } });
+      if (r.ok) break;
+      check(r.status === 409, `network live: ${r.status} while waiting for flows`);
+      await page.waitForTimeout(1000);
+    }
+    await page.selectOption("#net-traffic", "live");
+    await page.fill("#net-max-changes", "1");
+    await page.click("#net-run");
+    await page.waitForFunction(() => /flows observed/.test(document.querySelector("#net-status")?.textContent ?? ""), null, { timeout: 60_000 });
+    const reweighted = new Set(await page.locator("#net-weights tbody tr td:first-child").allTextContents());
+    check(reweighted.size <= 1, `network live igp max_changes=1: ${reweighted.size} links reweighted`);
+    const live = await apiGet("/api/network/route?traffic=live&method=igp&max_changes=1");
+    check(live.traffic.source === "live" && live.traffic.flows.length > 0, `network live: traffic ${JSON.stringify(live.traffic.source)}`);
+    results.network_live_flows = live.traffic.flows.length;
+    results.network_live_igp_mlu = live.mlu_after;
+    await shoot("network-live", true);
   });
 
   await run("cohorts", async () => {
