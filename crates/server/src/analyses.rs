@@ -547,8 +547,12 @@ fn live_matrix(
     let known = |n: &str| {
         net.node(n).is_some() || twin.hosts.contains_key(n) || twin.services.contains_key(n)
     };
-    let (rates, gone): (Vec<&ObservedRate>, Vec<&ObservedRate>) =
-        l.rates.iter().partition(|r| known(&r.src) && known(&r.dst));
+    let (rates, gone): (Vec<&ObservedRate>, Vec<&ObservedRate>) = l.rates.iter().partition(|r| {
+        known(&r.src)
+            && known(&r.dst)
+            && r.bytes_per_second.is_finite()
+            && r.bytes_per_second >= 0.0
+    });
     if rates.is_empty() {
         return Err(AnalysisError::Unsupported(format!(
             "no live flow data in the last {} s: send per source and destination byte rates as \
@@ -560,12 +564,19 @@ fn live_matrix(
     }
     let rates: Vec<ObservedRate> = rates.into_iter().cloned().collect();
     let mut d = traffic::from_observed(Some(twin), net, &rates)
-        .map_err(|e| AnalysisError::Query(e.to_string()))?;
+        .map_err(|e| AnalysisError::Failed(e.to_string()))?;
     for r in gone {
-        d.notes.push(format!(
-            "flow {} -> {}: not a router, host or service of this twin version; left out",
-            r.src, r.dst
-        ));
+        d.notes.push(if known(&r.src) && known(&r.dst) {
+            format!(
+                "flow {} -> {}: a mean of {} bytes/s is no rate; left out",
+                r.src, r.dst, r.bytes_per_second
+            )
+        } else {
+            format!(
+                "flow {} -> {}: not a router, host or service of this twin version; left out",
+                r.src, r.dst
+            )
+        });
     }
     if d.matrix.demands().is_empty() {
         return Err(AnalysisError::Unsupported(format!(
@@ -631,6 +642,7 @@ fn join_failures(before: &[FailureRow], after: &[FailureRow]) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use doppel_store::MetricPoint;
 
     #[test]
     fn the_cache_follows_the_newest_version() {
@@ -651,6 +663,47 @@ mod tests {
             c.put(4, format!("q{i}"), Arc::new(json!(i)));
         }
         assert!(c.inner.lock().unwrap_or_else(|e| e.into_inner()).1.len() <= CACHE_ENTRIES);
+    }
+
+    fn point(entity: &str, metric: &str, bucket_ms: i64, count: i64, sum: f64) -> MetricPoint {
+        MetricPoint {
+            entity: entity.into(),
+            metric: metric.into(),
+            resolution_s: 10,
+            bucket_ms,
+            count,
+            sum,
+            min: 0.0,
+            max: 0.0,
+        }
+    }
+
+    #[test]
+    fn live_flows_are_the_mean_of_their_samples() {
+        let m = "flow_bytes_per_second";
+        let pts = [
+            point("flow:a>b", m, 20_000, 2, 300.0),
+            point("flow:a>b", m, 30_000, 1, 600.0),
+            point("flow:b>a", m, 40_000, 1, 10.0),
+            // Not flows, or not the flow metric: ignored.
+            point("service:a", m, 10_000, 1, 1e9),
+            point("flow:a>b", "requests", 10_000, 1, 1e9),
+        ];
+        let l = live_flows(&pts, 0, 60_000);
+        assert_eq!(l.window_s, 60);
+        assert_eq!(
+            (l.observed_from_ms, l.observed_to_ms),
+            (Some(20_000), Some(50_000))
+        );
+        let rates: Vec<(&str, &str, f64)> = l
+            .rates
+            .iter()
+            .map(|r| (r.src.as_str(), r.dst.as_str(), r.bytes_per_second))
+            .collect();
+        // (300 + 600) / 3 samples.
+        assert_eq!(rates, [("a", "b", 300.0), ("b", "a", 10.0)]);
+        let empty = live_flows(&[], 0, 60_000);
+        assert!(empty.rates.is_empty() && empty.observed_from_ms.is_none());
     }
 
     fn row(failed: &str, mlu: f64, stranded: f64) -> FailureRow {

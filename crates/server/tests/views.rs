@@ -487,6 +487,8 @@ async fn network_route_routes_the_flows_observed_live() {
         ("front", "back", &[(400_000.0, t0), (600_000.0, t0 + 5_000)]),
         ("h2", "r1", &[(250_000.0, t0)]),
         ("front", "nowhere", &[(9e9, t0)]),
+        // A gauge gone wrong: mapped at intake, left out of the matrix with a note.
+        ("back", "h1", &[(-1000.0, t0)]),
     ]);
     let (s, e) = call(&h.router, "POST", "/api/v1/write", Some(&h.admin), body).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{e}");
@@ -505,6 +507,15 @@ async fn network_route_routes_the_flows_observed_live() {
     assert_eq!(flows.len(), 2, "{tr}");
     assert_eq!(flows[0]["src"], "front");
     assert_eq!(flows[0]["bytes_per_second"], 500_000.0);
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("back -> h1")),
+        "{}",
+        v["notes"]
+    );
     // Demands: r1 -> r2 4 Mbit/s, r2 -> r1 2 Mbit/s.
     let (fwd, rev, cap) = (500_000.0 * 8.0, 250_000.0 * 8.0, 10e6);
     let mut demands: Vec<(String, String, f64)> = v["demands"]
