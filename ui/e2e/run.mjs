@@ -245,6 +245,42 @@ try {
     results.network_igp_mlu = igp.mlu_after;
     await page.waitForTimeout(300);
     await shoot("network-igp", true);
+    // The flows the demo's routers report, routed live; the IGP search held to one change.
+    for (let i = 0; i < 60; i++) {
+      const r = await fetch(url + "/api/network/route?traffic=live", { headers: { Authorization: `Bearer ${token}` } });
+      if (r.ok) break;
+      check(r.status === 409, `network live: ${r.status} while waiting for flows`);
+      await page.waitForTimeout(1000);
+    }
+    await page.selectOption("#net-traffic", "live");
+    await page.fill("#net-max-changes", "1");
+    await page.click("#net-run");
+    await page.waitForFunction(() => /flows observed/.test(document.querySelector("#net-status")?.textContent ?? ""), null, { timeout: 60_000 });
+    const reweighted = new Set(await page.locator("#net-weights tbody tr td:first-child").allTextContents());
+    check(reweighted.size <= 1, `network live igp max_changes=1: ${reweighted.size} links reweighted`);
+    const live = await apiGet("/api/network/route?traffic=live&method=igp&max_changes=1");
+    check(live.traffic.source === "live" && live.traffic.flows.length > 0, `network live: traffic ${JSON.stringify(live.traffic.source)}`);
+    results.network_live_flows = live.traffic.flows.length;
+    results.network_live_igp_mlu = live.mlu_after;
+    await shoot("network-live", true);
+  });
+
+  await run("cohorts", async () => {
+    await page.goto(url + "/#/cohorts");
+    // The demo learns its cohorts at start and simulates them: wait for the cards.
+    await page.waitForSelector("#cohort-cards", { timeout: 120_000 });
+    const rep = await apiGet("/api/cohorts/report");
+    const cards = await page.locator("#cohort-cards article.cohort").count();
+    check(cards === rep.report.cohorts.length && cards === rep.cohorts.length, `cohorts: ${cards} cards, the API ${rep.report.cohorts.length} simulated and ${rep.cohorts.length} learned`);
+    const first = await page.getAttribute("#cohort-cards article.cohort:first-child", "data-cohort");
+    check(first === rep.report.cohorts[0].name, `cohorts: first card ${first}, the API's worst ${rep.report.cohorts[0].name}`);
+    const rows = await page.locator("#cohort-whatifs tbody tr").count();
+    check(rows === rep.report.what_ifs.length, `cohorts: ${rows} what-ifs shown, the API ${rep.report.what_ifs.length}`);
+    const answer = await page.textContent("#cohorts-answer");
+    check(answer.includes(rep.report.cohorts[0].name), `cohorts: the answer does not name the worst off, ${rep.report.cohorts[0].name}: ${answer}`);
+    results.cohorts = cards;
+    results.cohort_what_ifs = rows;
+    await shoot("cohorts", true);
   });
 
   await run("keyboard", async () => {

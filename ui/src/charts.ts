@@ -21,6 +21,8 @@ export interface ChartSpec {
   /// x (seconds: Unix time when `time`, else simulated seconds) then one array per series.
   data: (number | null)[][];
   time: boolean;
+  /// Unit of the x axis when not `time` (default `s`).
+  xUnit?: string;
   marks?: { t: number; label: string }[];
   height?: number;
 }
@@ -96,7 +98,7 @@ export class Chart {
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
       axes: [
-        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, values: this.spec.time ? undefined : (_u, v) => v.map((x) => `${x} s`) },
+        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, values: this.spec.time ? undefined : (_u, v) => v.map((x) => `${x} ${this.spec.xUnit ?? "s"}`) },
         { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 60 },
       ],
       series: [

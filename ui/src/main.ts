@@ -15,6 +15,7 @@ import { historyView } from "./views/history";
 import { securityView } from "./views/security";
 import { networkView } from "./views/network";
 import { adminView } from "./views/admin";
+import { cohortsView } from "./views/cohorts";
 
 export type Cleanup = () => void;
 export type View = (root: HTMLElement, args: string[]) => Cleanup | void;
@@ -26,6 +27,7 @@ const views: Record<string, { title: string; view: View; nav: boolean }> = {
   scenarios: { title: "Scenarios", view: scenariosView, nav: true },
   security: { title: "Security", view: securityView, nav: true },
   network: { title: "Network", view: networkView, nav: true },
+  cohorts: { title: "Cohorts", view: cohortsView, nav: true },
   history: { title: "History", view: historyView, nav: true },
   admin: { title: "Admin", view: adminView, nav: true },
 };

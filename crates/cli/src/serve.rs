@@ -374,6 +374,38 @@ fn demo_twin() -> anyhow::Result<doppel_model::Twin> {
     Ok(loaded.twin)
 }
 
+/// Sessions per second the demo's cohorts are simulated at: the example shop's offered
+/// browse rate (its `browse` workload).
+const DEMO_COHORT_RATE: f64 = 80.0;
+
+/// Learns the demo shop's user cohorts from a generated day of its access log (the three
+/// cohorts of `doppel users generate`) and simulates their experience, so the UI's Cohorts
+/// view has something to show from the start.
+async fn demo_cohorts(app: Arc<App>) {
+    let start = doppel_import::access_log::time::days_from_civil(2026, 11, 2);
+    let truth = doppel_users::synth::demo_cohorts();
+    let mut log = String::new();
+    for r in doppel_users::synth::generate(&truth, start, 1, 1) {
+        log.push_str(&doppel_users::synth::combined_line(&r, &truth));
+        log.push('\n');
+    }
+    let opts = doppel_server::cohorts::LearnOptions {
+        rate: Some(DEMO_COHORT_RATE),
+        ..Default::default()
+    };
+    let learned = app.learn_cohorts(log.into_bytes(), opts).await;
+    if let Err(e) = learned.map(|_| ()) {
+        let _ = writeln!(std::io::stderr(), "could not learn the demo cohorts: {e}");
+        return;
+    }
+    if let Err(e) = app.cohort_report().await {
+        let _ = writeln!(
+            std::io::stderr(),
+            "could not simulate the demo cohorts: {e}"
+        );
+    }
+}
+
 /// Runs `doppel demo`.
 pub fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     init_logs();
@@ -420,6 +452,7 @@ pub fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("starting the live twin")?;
         app.spawn_tasks();
+        tokio::spawn(demo_cohorts(Arc::clone(&app)));
         let extra = format!(
             "Demo data in {}. A synthetic production of the example shop is sending live \
              metrics: a compressed day of load every {} s, `{}` leaking {} KiB/s of memory, and \

@@ -3,7 +3,8 @@
 //! with the printed admin token. The script logs in, checks the topology against
 //! `/api/twin/graph` and the twin, the Security view's paths, fixes, graph and flow verdict
 //! against `/api/security/*`, the Network view's links, drawings, MLU and failure table
-//! against `/api/network/route`, opens a service, runs a scenario, checks a bad token's
+//! against `/api/network/route`, the Cohorts view's cards and what-ifs against
+//! `/api/cohorts/report`, opens a service, runs a scenario, checks a bad token's
 //! error and times the first draw of a generated 2,000-node twin; any console error fails it.
 //! Screenshots of every view, dark and light, land in the target directory
 //! (`ui-e2e-shots/`).
@@ -191,5 +192,8 @@ fn the_ui_works_in_a_real_browser() {
     assert!(r["report_bytes"].as_u64().unwrap() > 10_000, "{r}");
     assert!(r["service_live_points"].as_u64().unwrap() > 0, "{r}");
     assert!(r["service_predicted_points"].as_u64().unwrap() > 0, "{r}");
+    // The demo's three cohorts (mobile, desktop, tablet), learned at start, side by side.
+    assert_eq!(r["cohorts"], 3, "{r}");
+    assert!(r["cohort_what_ifs"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["console_errors"], 0, "{r}");
 }

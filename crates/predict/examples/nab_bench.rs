@@ -5,10 +5,12 @@
 //! measuring alternatives: the defaults are what ships); `PER_FILE=1` prints each file's share;
 //! `WINDOWS=1` prints, per file, the largest score outside windows and per window the largest
 //! score inside it and where the first alert falls; `DUMP=NAME` prints the rows and scores of
-//! the files whose name contains `NAME`. `CV=1` cross-validates the global settings, leaving
+//! the files whose name contains `NAME`; `FPS=1` lists every alert outside the windows
+//! after the probation period (file, row, score). `CV=1` cross-validates the global settings, leaving
 //! one category out at a time (see `bench::cross_validate`): the threshold alone, then the
 //! candidate settings in `CV_GRID` (`;`-separated `DOPPEL`-style overrides of the defaults)
-//! with the default threshold and with NAB's optimiser.
+//! with the default threshold and with NAB's optimiser; `DOPPEL` overrides apply to every
+//! candidate, so a variant can be cross-validated as if it were the defaults.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
@@ -58,6 +60,7 @@ fn config_from(spec: Option<String>) -> Res<DoppelConfig> {
                 "forecast_view" => c.forecast_view = f > 0.0,
                 "sshift" => c.seasonal_shift_rows = f as usize,
                 "lshift" => c.long_shift_rows = f as usize,
+                "dshift" => c.day_shift_rows = f as usize,
                 "agreement" => c.agreement = f,
                 "young" => c.short_history_exponent = f,
                 "refractory" => c.refractory = f as usize,
@@ -84,9 +87,11 @@ fn cross_validation(
                 .map(str::to_string),
         )
         .collect();
+    // `DOPPEL` overrides apply to every candidate (the first is `DOPPEL` alone).
+    let base = std::env::var("DOPPEL").unwrap_or_default();
     let mut candidates = Vec::new();
     for spec in &grid {
-        let c = config_from(Some(spec.clone()))?;
+        let c = config_from(Some(format!("{base},{spec}")))?;
         let t = std::time::Instant::now();
         candidates.push(bench::run_with(
             corpus,
@@ -95,7 +100,7 @@ fn cross_validation(
         ));
         eprintln!("candidate `{spec}` run in {:.0?}", t.elapsed());
     }
-    let default = DoppelConfig::default().alert_threshold;
+    let default = config_from(Some(base))?.alert_threshold;
     for p in profiles {
         let in_sample = bench::score_corpus(
             corpus,
@@ -242,6 +247,24 @@ fn main() -> Res<()> {
                     line.push_str(&format!(" {m:.3}@{pos:.2}"));
                 }
                 println!("{line}");
+            }
+        }
+        if std::env::var("FPS").is_ok() {
+            // Diagnosis: every alert outside the windows after the probation period.
+            let empty = Vec::new();
+            for (f, s) in corpus.iter().zip(&scores) {
+                let ts = &f.series.timestamps;
+                let w = labels.get(&f.name).unwrap_or(&empty);
+                let prob = nab::probation_length(ts.len());
+                for (i, (&t, &v)) in ts.iter().zip(s).enumerate() {
+                    if i >= prob && v >= thr && !w.iter().any(|&(a, b)| t >= a && t <= b) {
+                        println!(
+                            "  fp {:52} row {i:6} of {:6} score {v:.3}",
+                            f.name,
+                            ts.len()
+                        );
+                    }
+                }
             }
         }
         if std::env::var("PER_FILE").is_ok() {

@@ -11,6 +11,9 @@
 //! - **seasonal shift**: the mean of the last rows' seasonal residuals (a sustained break of
 //!   the daily pattern, such as a holiday, that no single row reveals);
 //! - **long shift**: the mean of the last hundred rows (a slow level change);
+//! - **day shift**: the mean of the last few hundred rows (about a day of 5-minute rows: a
+//!   level change too small for the hundred-row mean to stand out), counted once the view
+//!   has seen as many such means as rows it averages;
 //! - **forecast** (off by default, see [`DoppelConfig::forecast_view`]): the row against a
 //!   short-memory exponential forecast, against past forecast errors.
 //!
@@ -58,6 +61,9 @@ pub struct DoppelConfig {
     /// Rows averaged by the long-shift view (a slow level change over hours); 0 switches it
     /// off.
     pub long_shift_rows: usize,
+    /// Rows averaged by the day-scale shift view (about a day of 5-minute rows: a level
+    /// change too small for the hundred-row mean to stand out); 0 switches it off.
+    pub day_shift_rows: usize,
     /// Weight of the second-largest view surprise added to the largest (agreement of views).
     pub agreement: f64,
     /// While a view's calibration history is shorter than `history`, its largest z is scaled
@@ -78,7 +84,10 @@ pub struct DoppelConfig {
     /// calibration at this multiple of the reference, so one anomaly does not mask the next);
     /// `minz` (past z's needed before a view counts, default 10); `week` (weeks in a weekly
     /// view's median baseline, 0 = off), `wshift` (rows of its shift view), `wpoint` (0 = the
-    /// weekly point view off).
+    /// weekly point view off); `env` (a seasonal-envelope view: how far the row lies outside
+    /// the range of the values within `env` sampling steps of the same time of day on the
+    /// past days, over the seasonal view's scale; 0 = off); `cusum` (a two-sided CUSUM view
+    /// of the row's robust z against the level baseline, with this allowance `k`; 0 = off);
     pub extra: Vec<(String, f64)>,
 }
 
@@ -95,8 +104,8 @@ impl DoppelConfig {
 impl Default for DoppelConfig {
     fn default() -> Self {
         DoppelConfig {
-            window: 6000,
-            history: 4000,
+            window: 4000,
+            history: 6000,
             reference_quantile: 1.0,
             warmup: 50,
             season: 86_400,
@@ -106,6 +115,7 @@ impl Default for DoppelConfig {
             shift_rows: 12,
             seasonal_shift_rows: 24,
             long_shift_rows: 100,
+            day_shift_rows: 300,
             agreement: 0.05,
             short_history_exponent: 0.5,
             refractory: 100,
@@ -136,19 +146,24 @@ impl View {
     /// Robust z of `r` against past residuals (or `None` while there are too few), then
     /// remembers `r`.
     fn z_then_push(&mut self, r: f64) -> Option<f64> {
-        let z = if self.residuals.len() >= 10 {
+        let z = self
+            .center_scale()
+            .map(|(med, scale)| ((r - med).abs() / scale).min(1e9));
+        self.residuals.push(r);
+        z
+    }
+
+    /// The median and robust scale of past residuals, once there are 10 of them.
+    fn center_scale(&self) -> Option<(f64, f64)> {
+        (self.residuals.len() >= 10).then(|| {
             let med = self.residuals.quantile(0.5);
             let iqr = self.residuals.quantile(0.75) - self.residuals.quantile(0.25);
             let wide = self.residuals.quantile(0.95) - self.residuals.quantile(0.05);
             let scale = (iqr / 1.349)
                 .max(wide / 3.29 * 0.25)
                 .max(1e-9 * (1.0 + med.abs()));
-            Some(((r - med).abs() / scale).min(1e9))
-        } else {
-            None
-        };
-        self.residuals.push(r);
-        z
+            (med, scale)
+        })
     }
 
     /// The ratio of `z` to the reference quantile of past z's, then remembers `z`.
@@ -235,6 +250,12 @@ pub struct Doppel {
     seasonal_recent: VecDeque<f64>,
     weekly_shift: View,
     weekly_recent: VecDeque<f64>,
+    envelope: View,
+    step: i64,
+    cusum_view: View,
+    cusum: (f64, f64),
+    day_shift: View,
+    day_recent: VecDeque<f64>,
     day: VecDeque<(i64, f64)>,
     ewma: Option<f64>,
     recent: VecDeque<f64>,
@@ -257,6 +278,12 @@ impl Doppel {
             seasonal_recent: VecDeque::new(),
             weekly_shift: View::new(w, h),
             weekly_recent: VecDeque::new(),
+            envelope: View::new(w, h),
+            step: 0,
+            cusum_view: View::new(w, h),
+            cusum: (0.0, 0.0),
+            day_shift: View::new(w, h),
+            day_recent: VecDeque::new(),
             day: VecDeque::new(),
             ewma: None,
             recent: VecDeque::new(),
@@ -286,6 +313,23 @@ impl Doppel {
         } else {
             0.5 * (v[m / 2 - 1] + v[m / 2])
         })
+    }
+
+    /// The smallest and largest values within `tol` seconds of the same time of day on each
+    /// of the last `days` days.
+    fn envelope_at(&self, t: i64, days: usize, tol: i64) -> Option<(f64, f64)> {
+        let mut out: Option<(f64, f64)> = None;
+        for k in 1..=days as i64 {
+            let c = t - k * self.cfg.season;
+            let from = self.day.partition_point(|&(s, _)| s < c - tol);
+            for &(s, v) in self.day.range(from..) {
+                if s > c + tol {
+                    break;
+                }
+                out = Some(out.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+            }
+        }
+        out
     }
 
     fn at(&self, target: i64) -> Option<f64> {
@@ -319,6 +363,41 @@ impl Detector for Doppel {
         );
         let mut rs: Vec<f64> = Vec::with_capacity(8);
 
+        // CUSUM of the row's signed robust z against the level baseline.
+        let k = self.cfg.extra("cusum", 0.0);
+        if k > 0.0
+            && let Some((med, scale)) = self.level.center_scale()
+        {
+            let zs = ((x - med) / scale).clamp(-1e3, 1e3);
+            self.cusum.0 = (self.cusum.0 + zs - k).max(0.0);
+            self.cusum.1 = (self.cusum.1 - zs - k).max(0.0);
+            rs.push(
+                self.cusum_view
+                    .calibrate(self.cusum.0.max(self.cusum.1), &c),
+            );
+        }
+        // Day-scale shift: the mean of the last few hundred rows.
+        let s2 = self.cfg.day_shift_rows;
+        if s2 > 0 {
+            self.day_recent.push_back(x);
+            if self.day_recent.len() > s2 {
+                self.day_recent.pop_front();
+            }
+            if self.day_recent.len() == s2 {
+                let m = self.day_recent.iter().sum::<f64>() / s2 as f64;
+                // Means of overlapping windows move together: until the view has seen as
+                // many of them as rows it averages, their spread (and largest z) is not yet
+                // known, so it is remembered, not counted (`dmin` scales this).
+                let enough =
+                    self.day_shift.zs.len() as f64 >= self.cfg.extra("dmin", 1.0) * s2 as f64;
+                if let Some(z) = self.day_shift.z_then_push(m) {
+                    let r = self.day_shift.calibrate(z, &c);
+                    if enough {
+                        rs.push(r);
+                    }
+                }
+            }
+        }
         // Level.
         if let Some(z) = self.level.z_then_push(x) {
             let r = self.level.calibrate(z, &c);
@@ -351,6 +430,33 @@ impl Detector for Doppel {
                     rs.push(self.seasonal_shift.calibrate(z, &c));
                 }
             }
+        }
+        // Seasonal envelope: how far the row lies outside the range of the values near the
+        // same time of day on past days (tolerates daily patterns that jitter by a few rows).
+        let env = self.cfg.extra("env", 0.0);
+        if env > 0.0 && self.step > 0 {
+            let tol = (env * self.step as f64) as i64;
+            if let Some((lo, hi)) = self.envelope_at(t, self.cfg.seasonal_days, tol)
+                && let Some((_, scale)) = self.seasonal.center_scale()
+            {
+                let r = if x > hi {
+                    x - hi
+                } else if x < lo {
+                    lo - x
+                } else {
+                    0.0
+                };
+                let z = (r / scale).min(1e9);
+                if self.envelope.residuals.len() >= 10 {
+                    rs.push(self.envelope.calibrate(z, &c));
+                }
+                self.envelope.residuals.push(r);
+            }
+        }
+        if let Some(&(last, _)) = self.day.back()
+            && t > last
+        {
+            self.step = t - last;
         }
         // Weekly.
         let weeks = self.cfg.extra("week", 0.0) as usize;
@@ -516,6 +622,42 @@ mod tests {
         };
         let without = late(&alerts(off, &ts, &xs));
         assert!(!without.iter().any(|i| broken.contains(i)), "{without:?}");
+    }
+
+    #[test]
+    fn day_shift_view_catches_a_small_lasting_level_change() {
+        // Clean noise (sd 1), and the same noise whose level rises by 0.2 sd for good at row
+        // 5,000: no row or 12-row mean stands out, a 100-row mean moves by 2 of its own sd
+        // (no more than its usual excursions), a 300-row mean by 3.5.
+        let n = 5600;
+        let e = noise(n + 3);
+        let ts: Vec<i64> = (0..n as i64).map(|i| 1_400_000_000 + 300 * i).collect();
+        let series = |d: f64| -> Vec<f64> {
+            (0..n)
+                .map(|i| 50.0 + e[i + 3] + if i >= 5000 { d } else { 0.0 })
+                .collect()
+        };
+        let (clean, changed) = (series(0.0), series(0.2));
+        let off = DoppelConfig {
+            day_shift_rows: 0,
+            ..DoppelConfig::default()
+        };
+        // Alerts from the change on: those the change causes are the ones the clean series
+        // does not have.
+        let after = |cfg: &DoppelConfig, xs: &[f64]| -> Vec<usize> {
+            alerts(cfg.clone(), &ts, xs)
+                .into_iter()
+                .filter(|&i| i >= 5000)
+                .collect()
+        };
+        let on = DoppelConfig::default();
+        // Without the view the change adds no alert (the one noise peak after row 5,000 is
+        // alerted in both series)...
+        let (c, x) = (after(&off, &clean), after(&off, &changed));
+        assert_eq!(c.len(), x.len(), "{c:?} {x:?}");
+        // ...with it, the changed series has an alert more.
+        let (c, x) = (after(&on, &clean), after(&on, &changed));
+        assert!(x.len() > c.len(), "{c:?} {x:?}");
     }
 
     #[test]

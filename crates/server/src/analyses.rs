@@ -2,7 +2,8 @@
 //! the most likely one, ranked mitigations and the attack over time (`doppel-security`), the
 //! verdict of one flow with the rule that decides it, and the twin's routers and links routed
 //! before (ECMP under the IGP weights in force) and after optimization (`doppel-netopt`) with
-//! the single-link failure table. The functions are pure and may be slow on large twins:
+//! the single-link failure table, for the traffic the twin's workloads generate or the flows
+//! observed live ([`LiveFlows`]). The functions are pure and may be slow on large twins:
 //! [`crate::App::analysis`] runs them on the blocking pool and caches each answer per twin
 //! version and query ([`Cache`]).
 
@@ -11,12 +12,13 @@ use std::sync::{Arc, Mutex};
 
 use doppel_model::Twin;
 use doppel_netopt::report::{self, FailureRow, RouteRequest, Router};
+use doppel_netopt::traffic::ObservedRate;
 use doppel_netopt::{Network, traffic};
 use doppel_security::analysis;
 use doppel_security::campaign::{self, Defense};
 use doppel_security::graph::Start;
 use doppel_security::reach::Origin;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Why an analysis gave no answer.
@@ -273,6 +275,15 @@ pub struct RouteQuery {
     /// `mlu` or `delay`.
     #[serde(default = "mlu")]
     pub objective: String,
+    /// Whose traffic: `workloads` (the twin's) or `live` (observed flows).
+    #[serde(default = "workloads")]
+    pub traffic: String,
+    /// For `igp`: at most this many links get a new weight (1: the next weight change).
+    pub max_changes: Option<usize>,
+}
+
+fn workloads() -> String {
+    "workloads".into()
 }
 
 fn lp() -> String {
@@ -283,19 +294,97 @@ fn mlu() -> String {
 }
 
 impl RouteQuery {
-    /// The cache key.
-    pub fn key(&self) -> String {
-        format!("route\n{}\n{}", self.method, self.objective)
+    /// The cache key; a live answer is also keyed by the flows it routes, so new data is
+    /// routed afresh.
+    pub fn key(&self, live: Option<&LiveFlows>) -> String {
+        let flows = live.map_or(0, |l| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (l.window_from_ms, l.window_to_ms).hash(&mut h);
+            for r in &l.rates {
+                (&r.src, &r.dst, r.bytes_per_second.to_bits()).hash(&mut h);
+            }
+            h.finish()
+        });
+        format!(
+            "route\n{}\n{}\n{}\n{:?}\n{flows:x}",
+            self.method, self.objective, self.traffic, self.max_changes
+        )
     }
 }
 
-/// The twin's routers and links with the traffic its workloads generate, routed by ECMP
+/// The flows observed over a recent window: the mean byte rate of every `flow:SRC>DST`
+/// series (see [`crate::ingest`]), and when they were observed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LiveFlows {
+    /// The window's length, seconds.
+    pub window_s: i64,
+    /// Its start, ms since the epoch.
+    pub window_from_ms: i64,
+    /// Its end (exclusive), ms since the epoch.
+    pub window_to_ms: i64,
+    /// Start of the earliest bucket holding flow data.
+    pub observed_from_ms: Option<i64>,
+    /// End of the latest bucket holding flow data.
+    pub observed_to_ms: Option<i64>,
+    /// One mean rate per flow, by source then destination.
+    pub rates: Vec<ObservedRate>,
+}
+
+/// The mean rate of each flow in `points` (stored `flow_bytes_per_second` buckets of
+/// `flow:SRC>DST` entities; other points are ignored): the mean of its samples in the window.
+pub fn live_flows(
+    points: &[doppel_store::MetricPoint],
+    window_from_ms: i64,
+    window_to_ms: i64,
+) -> LiveFlows {
+    let metric = crate::ingest::Kind::FlowBytes.metric();
+    let mut acc: BTreeMap<(&str, &str), (f64, i64)> = BTreeMap::new();
+    let (mut first, mut last) = (None::<i64>, None::<i64>);
+    for p in points {
+        let Some((src, dst)) = p
+            .entity
+            .strip_prefix("flow:")
+            .and_then(|f| f.split_once('>'))
+        else {
+            continue;
+        };
+        if p.metric != metric || p.count <= 0 {
+            continue;
+        }
+        let e = acc.entry((src, dst)).or_insert((0.0, 0));
+        e.0 += p.sum;
+        e.1 += p.count;
+        let end = p.bucket_ms + p.resolution_s * 1000;
+        first = Some(first.map_or(p.bucket_ms, |f| f.min(p.bucket_ms)));
+        last = Some(last.map_or(end, |l| l.max(end)));
+    }
+    LiveFlows {
+        window_s: (window_to_ms - window_from_ms) / 1000,
+        window_from_ms,
+        window_to_ms,
+        observed_from_ms: first,
+        observed_to_ms: last,
+        rates: acc
+            .into_iter()
+            .map(|((src, dst), (sum, n))| ObservedRate {
+                src: src.to_owned(),
+                dst: dst.to_owned(),
+                bytes_per_second: sum / n as f64,
+            })
+            .collect(),
+    }
+}
+
+/// The twin's routers and links with the traffic its workloads generate (`q.traffic`
+/// `workloads`) or the flows observed live (`live`, which must be given), routed by ECMP
 /// under the IGP weights in force (`before`) and by `q.method` for `q.objective` (`after`),
 /// each with every single-link failure re-routed the same way; `failures` joins the two
 /// tables by link, worst first after optimization. `clock` returns seconds.
 pub fn route(
     twin: &Twin,
     q: &RouteQuery,
+    live: Option<&LiveFlows>,
     clock: &mut dyn FnMut() -> f64,
 ) -> Result<Value, AnalysisError> {
     let method = match q.method.as_str() {
@@ -323,20 +412,48 @@ pub fn route(
             "objective delay is solved by LP: use it with method lp".into(),
         ));
     }
+    if q.max_changes.is_some() && method != report::RouteMethod::Igp {
+        return Err(AnalysisError::Query(
+            "max_changes limits the IGP weight search: use it with method igp".into(),
+        ));
+    }
+    if q.max_changes == Some(0) {
+        return Err(AnalysisError::Query(
+            "max_changes: at least 1 (1 proposes the next weight change)".into(),
+        ));
+    }
+    let live = match q.traffic.as_str() {
+        "workloads" => None,
+        "live" => Some(live.ok_or_else(|| {
+            AnalysisError::Failed("live traffic was asked for but not read".into())
+        })?),
+        other => {
+            return Err(AnalysisError::Query(format!(
+                "traffic: workloads or live, not `{other}`"
+            )));
+        }
+    };
     let net = Network::from_twin(twin).map_err(|e| AnalysisError::Unsupported(e.to_string()))?;
     if net.node_count() == 0 {
         return Err(AnalysisError::Unsupported(
             "the twin has no routers: the Network view needs its `routers` and `links`".into(),
         ));
     }
-    let derived = traffic::from_twin(twin, &net, &Default::default())
-        .map_err(|e| AnalysisError::Unsupported(e.to_string()))?;
+    let (derived, source) = match live {
+        None => {
+            let d = traffic::from_twin(twin, &net, &Default::default())
+                .map_err(|e| AnalysisError::Unsupported(e.to_string()))?;
+            if d.matrix.demands().is_empty() {
+                return Err(AnalysisError::Unsupported(
+                    "the twin's workloads put no traffic between its routers".into(),
+                ));
+            }
+            let source = json!({"source": "workloads", "flows": d.flows});
+            (d, source)
+        }
+        Some(l) => live_matrix(twin, &net, l)?,
+    };
     let tm = &derived.matrix;
-    if tm.demands().is_empty() {
-        return Err(AnalysisError::Unsupported(
-            "the twin's workloads put no traffic between its routers".into(),
-        ));
-    }
     let every_link = Some(net.links().len());
     let before_req = RouteRequest {
         method: report::RouteMethod::Ecmp,
@@ -348,6 +465,10 @@ pub fn route(
     let after_req = RouteRequest {
         method,
         objective,
+        igp: doppel_netopt::igp::IgpOptions {
+            max_changes: q.max_changes,
+            ..Default::default()
+        },
         failures: every_link,
         warm: false,
         reference: true,
@@ -400,6 +521,8 @@ pub fn route(
     Ok(json!({
         "method": q.method,
         "objective": q.objective,
+        "max_changes": q.max_changes,
+        "traffic": source,
         "routers": routers,
         "links": links,
         "demands": demands,
@@ -411,6 +534,81 @@ pub fn route(
         "after": after.to_json(),
         "failures": failures,
     }))
+}
+
+/// The router-level matrix of the live flows, and the `traffic` part of the answer: the
+/// source, when it was observed, and every flow with the part of it that crosses the network.
+/// Flows naming what the twin no longer has are left out with a note; no flow is a 409.
+fn live_matrix(
+    twin: &Twin,
+    net: &Network,
+    l: &LiveFlows,
+) -> Result<(traffic::TwinTraffic, Value), AnalysisError> {
+    let known = |n: &str| {
+        net.node(n).is_some() || twin.hosts.contains_key(n) || twin.services.contains_key(n)
+    };
+    let (rates, gone): (Vec<&ObservedRate>, Vec<&ObservedRate>) = l.rates.iter().partition(|r| {
+        known(&r.src)
+            && known(&r.dst)
+            && r.bytes_per_second.is_finite()
+            && r.bytes_per_second >= 0.0
+    });
+    if rates.is_empty() {
+        return Err(AnalysisError::Unsupported(format!(
+            "no live flow data in the last {} s: send per source and destination byte rates as \
+             `doppel_flow_bytes_per_second{{src=\"...\",dst=\"...\"}}` (routers, hosts or \
+             services of the twin) through remote-write, Datadog or OTLP metrics, or route \
+             traffic=workloads",
+            l.window_s
+        )));
+    }
+    let rates: Vec<ObservedRate> = rates.into_iter().cloned().collect();
+    let mut d = traffic::from_observed(Some(twin), net, &rates)
+        .map_err(|e| AnalysisError::Failed(e.to_string()))?;
+    for r in gone {
+        d.notes.push(if known(&r.src) && known(&r.dst) {
+            format!(
+                "flow {} -> {}: a mean of {} bytes/s is no rate; left out",
+                r.src, r.dst, r.bytes_per_second
+            )
+        } else {
+            format!(
+                "flow {} -> {}: not a router, host or service of this twin version; left out",
+                r.src, r.dst
+            )
+        });
+    }
+    if d.matrix.demands().is_empty() {
+        return Err(AnalysisError::Unsupported(format!(
+            "the {} live flows never cross between routers (both ends behind the same router, \
+             or behind none)",
+            rates.len()
+        )));
+    }
+    let flows: Vec<Value> = d
+        .flows
+        .iter()
+        .zip(&rates)
+        .map(|(f, r)| {
+            json!({
+                "src": r.src,
+                "dst": r.dst,
+                "bytes_per_second": r.bytes_per_second,
+                "network_bits_per_second": f.network_bits_per_second,
+            })
+        })
+        .collect();
+    let source = json!({
+        "source": "live",
+        "metric": "doppel_flow_bytes_per_second",
+        "window_s": l.window_s,
+        "window_from_ms": l.window_from_ms,
+        "window_to_ms": l.window_to_ms,
+        "observed_from_ms": l.observed_from_ms,
+        "observed_to_ms": l.observed_to_ms,
+        "flows": flows,
+    });
+    Ok((d, source))
 }
 
 /// One row per failed link: the MLU with ECMP re-routing and with the optimized routing's,
@@ -444,6 +642,7 @@ fn join_failures(before: &[FailureRow], after: &[FailureRow]) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use doppel_store::MetricPoint;
 
     #[test]
     fn the_cache_follows_the_newest_version() {
@@ -464,6 +663,47 @@ mod tests {
             c.put(4, format!("q{i}"), Arc::new(json!(i)));
         }
         assert!(c.inner.lock().unwrap_or_else(|e| e.into_inner()).1.len() <= CACHE_ENTRIES);
+    }
+
+    fn point(entity: &str, metric: &str, bucket_ms: i64, count: i64, sum: f64) -> MetricPoint {
+        MetricPoint {
+            entity: entity.into(),
+            metric: metric.into(),
+            resolution_s: 10,
+            bucket_ms,
+            count,
+            sum,
+            min: 0.0,
+            max: 0.0,
+        }
+    }
+
+    #[test]
+    fn live_flows_are_the_mean_of_their_samples() {
+        let m = "flow_bytes_per_second";
+        let pts = [
+            point("flow:a>b", m, 20_000, 2, 300.0),
+            point("flow:a>b", m, 30_000, 1, 600.0),
+            point("flow:b>a", m, 40_000, 1, 10.0),
+            // Not flows, or not the flow metric: ignored.
+            point("service:a", m, 10_000, 1, 1e9),
+            point("flow:a>b", "requests", 10_000, 1, 1e9),
+        ];
+        let l = live_flows(&pts, 0, 60_000);
+        assert_eq!(l.window_s, 60);
+        assert_eq!(
+            (l.observed_from_ms, l.observed_to_ms),
+            (Some(20_000), Some(50_000))
+        );
+        let rates: Vec<(&str, &str, f64)> = l
+            .rates
+            .iter()
+            .map(|r| (r.src.as_str(), r.dst.as_str(), r.bytes_per_second))
+            .collect();
+        // (300 + 600) / 3 samples.
+        assert_eq!(rates, [("a", "b", 300.0), ("b", "a", 10.0)]);
+        let empty = live_flows(&[], 0, 60_000);
+        assert!(empty.rates.is_empty() && empty.observed_from_ms.is_none());
     }
 
     fn row(failed: &str, mlu: f64, stranded: f64) -> FailureRow {

@@ -220,13 +220,15 @@ routes! {
     get "/api/anomalies" VIEWER => get_anomalies, "Recent anomalies from the online detector, newest first: `since_ms`, `limit`.";
     get "/api/security/attack" VIEWER => security_attack, "Attack paths from `from` (internet, an address, host:NAME) to `to` (tag:NAME, host:NAME, service:NAME): steps with MITRE ATT&CK ids, the most likely path, reachable targets, ranked mitigations; with `simulate` (default true) the attack over time (`runs`, `seed`, `what_if`).";
     get "/api/security/reach" VIEWER => security_reach, "Whether flows from `src` to `dst` (on `port`, else every port it listens on) are allowed, with every check and the rule that decides.";
-    get "/api/network/route" VIEWER => network_route, "The twin's routers and links with its workloads' traffic: per-link utilization under ECMP and after optimization (`method` lp, lp-paths, igp, ecmp; `objective` mlu, delay), MLU before and after, solve seconds, the single-link failure table worst first.";
+    get "/api/network/route" VIEWER => network_route, "The twin's routers and links with its traffic (`traffic` workloads: what its workloads generate; live: the `doppel_flow_bytes_per_second{src,dst}` flows observed over the last minute, 409 when none): per-link utilization under ECMP and after optimization (`method` lp, lp-paths, igp, ecmp; `objective` mlu, delay; `max_changes` with igp: at most that many links reweighted, 1 for the next weight change), MLU before and after, solve seconds, the single-link failure table worst first, and `traffic` saying which source and when it was observed.";
     get "/api/pull" VIEWER => pull_status, "Prometheus pulling: range pulled, per-query outcome, failing queries with Prometheus' error, backoff.";
     post "/api/v1/write" OPERATOR => remote_write, "Prometheus remote-write v1 (protobuf, snappy).";
     post "/api/v2/series" OPERATOR => datadog_series, "Datadog series intake (JSON).";
     post "/services/collector/event" OPERATOR => splunk_event, "Splunk HTTP Event Collector (metric events).";
     post "/v1/traces" OPERATOR => otlp_traces, "OTLP/HTTP traces (protobuf or JSON, optionally gzip): request rates and latencies per service and endpoint, call ratios.";
     post "/v1/metrics" OPERATOR => otlp_metrics, "OTLP/HTTP metrics (protobuf or JSON, optionally gzip): sums, gauges, histograms mapped like Prometheus series.";
+    post "/api/cohorts/learn" OPERATOR => learn_cohorts, "Learn user cohorts from the body, an access log (NCSA or JSON lines) or traces with user and session attributes (OTLP JSON, Jaeger JSON): `source` (auto, log, traces), `by` (device, region...), `cluster` (max k), `attributes` (`region:geo.region,...`: fields kept for `by`), `rate` (sessions/s to simulate).";
+    get "/api/cohorts/report" VIEWER => cohort_report, "The learned cohorts and each one's simulated experience on the twin: page latency, errors, completion, lost sessions and goals, ranked what-ifs (`report`: as `doppel users report --json`).";
     get "/api/users" ADMIN => list_users, "Users and roles.";
     post "/api/users" ADMIN => create_user, "Create a user: `name`, `role` (viewer, operator, admin).";
     get "/api/tokens" ADMIN => list_tokens, "Tokens (never their secret).";
@@ -781,14 +783,22 @@ async fn security_reach(
     Ok(analysed(version, &v))
 }
 
+/// The window of observed flows `traffic=live` routes, seconds (as `/api/live`'s).
+const LIVE_FLOW_WINDOW_S: i64 = 60;
+
 async fn network_route(
     State(app): AppState,
     Query(q): Query<crate::analyses::RouteQuery>,
 ) -> ApiResult<Json<Value>> {
+    let live = if q.traffic == "live" {
+        Some(app.live_flows(now_ms(), LIVE_FLOW_WINDOW_S).await?)
+    } else {
+        None
+    };
     let (version, v) = app
-        .analysis(q.key(), move |t| {
+        .analysis(q.key(live.as_ref()), move |t| {
             let origin = std::time::Instant::now();
-            crate::analyses::route(t, &q, &mut || origin.elapsed().as_secs_f64())
+            crate::analyses::route(t, &q, live.as_ref(), &mut || origin.elapsed().as_secs_f64())
         })
         .await?;
     Ok(analysed(version, &v))
@@ -1046,4 +1056,19 @@ async fn audit_log(State(app): AppState, Query(q): Query<AuditQ>) -> ApiResult<J
         })
         .await?;
     Ok(Json(json!({"entries": entries})))
+}
+
+async fn learn_cohorts(
+    State(app): AppState,
+    Query(q): Query<crate::cohorts::LearnOptions>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.learn_cohorts(body.to_vec(), q).await?))
+}
+
+async fn cohort_report(State(app): AppState) -> ApiResult<Json<Value>> {
+    app.cohort_report()
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("learned cohorts (POST /api/cohorts/learn first)".into()))
 }

@@ -11,6 +11,7 @@
 //! Nothing here reads the terminal or prints: the first admin token is returned to the caller.
 
 pub mod analyses;
+pub mod cohorts;
 pub mod drift;
 pub mod http;
 pub mod ingest;
@@ -228,6 +229,8 @@ pub struct App {
     pub(crate) prediction_work: Arc<Mutex<predictions::Work>>,
     /// Security and network analyses of the twin in force, per query.
     pub(crate) analyses: analyses::Cache,
+    /// Learned user cohorts and their report.
+    pub(crate) cohorts: tokio::sync::Mutex<cohorts::State>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -383,6 +386,7 @@ impl App {
             predictions: Mutex::new(predictions::State::default()),
             prediction_work: Arc::new(Mutex::new(predictions::Work::default())),
             analyses: analyses::Cache::default(),
+            cohorts: tokio::sync::Mutex::new(cohorts::State::default()),
         });
         app.checkpoint().await?;
         // Runs interrupted by a stop start again.
@@ -642,6 +646,26 @@ impl App {
             })
             .await?;
         Ok(drift::observe(&pts))
+    }
+
+    /// The flows observed over the last `window_s` complete buckets before `now` (the live
+    /// traffic matrix of `GET /api/network/route?traffic=live`).
+    pub async fn live_flows(&self, now: i64, window_s: i64) -> Result<analyses::LiveFlows, Error> {
+        let width = ingest::RESOLUTION_S * 1000;
+        let to = now - now.rem_euclid(width);
+        let from = to - window_s * 1000;
+        let pts = self
+            .store
+            .metrics(&MetricQuery {
+                entity: None,
+                metric: Some(ingest::Kind::FlowBytes.metric().to_string()),
+                resolution_s: ingest::RESOLUTION_S,
+                from_ms: from,
+                to_ms: to,
+                limit: 1_000_000,
+            })
+            .await?;
+        Ok(analyses::live_flows(&pts, from, to))
     }
 
     /// Evaluates drift over the window ending at `now`, records it, and recalibrates when a

@@ -3,7 +3,10 @@
 //! estimate of the truth at the current load) as Prometheus remote-write series:
 //! `doppel_requests_total`, `doppel_request_duration_seconds_sum/_count` (counters) and
 //! `doppel_utilization` (gauge) and `process_resident_memory_bytes` (gauge, with a seeded
-//! jitter), labelled `service`. A [`Script`] makes one dependency degrade slowly and one
+//! jitter), labelled `service`; and, when the twin has routers, what a flow collector at the
+//! routers would report: `doppel_flow_bytes_per_second{src=ROUTER,dst=ROUTER}`, the
+//! router-to-router traffic of the twin's workloads (`doppel_netopt::traffic::from_twin`)
+//! scaled by the current load. A [`Script`] makes one dependency degrade slowly and one
 //! process leak memory; a [`Stepper`] runs it on the caller's clock.
 
 use std::collections::HashMap;
@@ -22,6 +25,8 @@ pub struct Production {
     totals: HashMap<String, (f64, f64)>,
     leaks: HashMap<String, Leak>,
     noise: u64,
+    /// Router to router, bytes/s at load 1.
+    flows: Vec<(String, String, f64)>,
 }
 
 /// Resident memory a process starts with, bytes.
@@ -51,6 +56,7 @@ impl Production {
             totals: HashMap::new(),
             leaks: HashMap::new(),
             noise: 0x9e37_79b9_7f4a_7c15,
+            flows: router_flows(twin),
         };
         p.rebuild()?;
         Ok(p)
@@ -189,8 +195,45 @@ impl Production {
             let memory = used + MEMORY_JITTER * self.jitter();
             out.push((lab("process_resident_memory_bytes"), vec![(memory, t_ms)]));
         }
+        for (src, dst, bytes) in &self.flows {
+            let labels = vec![
+                (
+                    "__name__".to_string(),
+                    "doppel_flow_bytes_per_second".to_string(),
+                ),
+                ("dst".to_string(), dst.clone()),
+                ("job".to_string(), "flows".to_string()),
+                ("src".to_string(), src.clone()),
+            ];
+            out.push((labels, vec![(bytes * load, t_ms)]));
+        }
         Ok(out)
     }
+}
+
+/// The router-to-router byte rates of the twin's workloads at their modelled rates; none
+/// when the twin has no routers or its traffic cannot be derived.
+fn router_flows(twin: &Twin) -> Vec<(String, String, f64)> {
+    let Ok(net) = doppel_netopt::Network::from_twin(twin) else {
+        return Vec::new();
+    };
+    if net.node_count() == 0 {
+        return Vec::new();
+    }
+    let Ok(t) = doppel_netopt::traffic::from_twin(twin, &net, &Default::default()) else {
+        return Vec::new();
+    };
+    t.matrix
+        .demands()
+        .iter()
+        .map(|d| {
+            (
+                net.nodes()[d.src].clone(),
+                net.nodes()[d.dst].clone(),
+                d.rate / 8.0,
+            )
+        })
+        .collect()
 }
 
 /// The demo's production script: a compressed day of load (a sine of `day_s` seconds,
@@ -323,4 +366,30 @@ pub async fn drive(
         n += 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_reports_the_router_flows_of_its_load() {
+        let l =
+            doppel_model::load_str("triangle.yaml", include_str!("../tests/data/triangle.yaml"));
+        let mut p = Production::new(&l.twin).unwrap_or_else(|e| panic!("{e}"));
+        let batch = p.tick(60_000, 10.0, 1.5).unwrap_or_else(|e| panic!("{e}"));
+        let mut flows: Vec<(String, String, f64)> = batch
+            .iter()
+            .filter(|(l, _)| l[0].1 == "doppel_flow_bytes_per_second")
+            .map(|(l, v)| (l[3].1.clone(), l[1].1.clone(), v[0].0))
+            .collect();
+        flows.sort_by(|a, b| a.0.cmp(&b.0));
+        // 100 requests/s × 1.5 from front (r1) to back (r2): 1 KiB requests, 8 KiB responses.
+        let want = [("r1", "r2", 150.0 * 1024.0), ("r2", "r1", 150.0 * 8192.0)];
+        assert_eq!(flows.len(), want.len(), "{flows:?}");
+        for ((src, dst, v), (ws, wd, wv)) in flows.iter().zip(want) {
+            assert_eq!((src.as_str(), dst.as_str()), (ws, wd));
+            assert!((v - wv).abs() < 1e-9 * wv, "{flows:?}");
+        }
+    }
 }

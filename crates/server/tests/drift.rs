@@ -140,10 +140,25 @@ async fn demo_production_feeds_live_metrics_through_the_intake() {
     )
     .await
     .expect("drive");
-    // Five series per service per tick, all mapped (memory for the exhaustion forecasts).
+    // Five series per service per tick (memory for the exhaustion forecasts), and one flow
+    // series per pair of routers the shop's workloads send traffic between, all mapped.
+    let net = doppel_netopt::Network::from_twin(&shop()).expect("network");
+    let pairs = doppel_netopt::traffic::from_twin(&shop(), &net, &Default::default())
+        .expect("traffic")
+        .matrix
+        .demands()
+        .len() as u64;
+    assert!(pairs > 0);
     let stats = app.ingest_stats();
-    assert_eq!(stats.samples, 40 * 12 * 5);
-    assert_eq!(stats.mapped, 40 * 12 * 5);
+    assert_eq!(stats.samples, 40 * (12 * 5 + pairs));
+    assert_eq!(stats.mapped, 40 * (12 * 5 + pairs));
+    // The flows are what `traffic=live` routes.
+    app.checkpoint().await.expect("checkpoint");
+    let live = app
+        .live_flows(doppel_server::now_ms() + 20_000, 60)
+        .await
+        .expect("flows");
+    assert_eq!(live.rates.len() as u64, pairs);
 }
 
 /// One server, one worker, deterministic 10 ms service times, 80 requests/s: an M/D/1 queue

@@ -3,7 +3,9 @@
 //! (`tests/data/attack-chain.yaml`, `tests/data/triangle.yaml`, see their headers): the attack
 //! paths and the fix that cuts them, flow verdicts with their deciding rule, and the MLU under
 //! ECMP and after optimization from the traffic the workload generates, checked against the
-//! formula and against `doppel-netopt`'s LP called directly. Also: answers follow a new twin
+//! formula and against `doppel-netopt`'s LP called directly; the same for flows observed live
+//! (`traffic=live`: byte rates pushed through Prometheus remote-write), and the IGP search
+//! limited to the next weight change (`max_changes=1`). Also: answers follow a new twin
 //! version (the cache is per version), viewers may read, anonymous callers may not.
 
 #![allow(clippy::unwrap_used)] // test helpers
@@ -34,6 +36,7 @@ fn twin(name: &str, text: &str) -> doppel_model::Twin {
 }
 
 struct Harness {
+    app: Arc<App>,
     router: Router,
     admin: String,
     _dir: tempfile::TempDir,
@@ -44,8 +47,9 @@ async fn harness(t: doppel_model::Twin) -> Harness {
     let cfg = Config::new("unused", dir.path().join("wal"));
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let (app, token) = App::start_with(cfg, store, Some(t)).await.unwrap();
-    let router = doppel_server::http::router(app, Arc::new(IntakeAudit::default()));
+    let router = doppel_server::http::router(Arc::clone(&app), Arc::new(IntakeAudit::default()));
     Harness {
+        app,
         router,
         admin: token.unwrap(),
         _dir: dir,
@@ -421,4 +425,170 @@ async fn network_route_without_routers_is_a_conflict() {
     .await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
     assert!(e["error"].as_str().unwrap().contains("routers"), "{e}");
+}
+
+/// One flow's samples: (src, dst, [(bytes/s, t_ms)]).
+type FlowSamples<'a> = (&'a str, &'a str, &'a [(f64, i64)]);
+
+/// A remote-write body of flow gauges.
+fn flow_write(flows: &[FlowSamples<'_>]) -> Vec<u8> {
+    use doppel_server::ingest::remote_write::{compress, encode};
+    let series: Vec<_> = flows
+        .iter()
+        .map(|(src, dst, samples)| {
+            (
+                vec![
+                    (
+                        "__name__".to_string(),
+                        "doppel_flow_bytes_per_second".to_string(),
+                    ),
+                    ("dst".to_string(), dst.to_string()),
+                    ("src".to_string(), src.to_string()),
+                ],
+                samples.to_vec(),
+            )
+        })
+        .collect();
+    compress(&encode(&series))
+}
+
+#[tokio::test]
+async fn network_route_routes_the_flows_observed_live() {
+    let text = data("triangle.yaml");
+    let t = twin("triangle.yaml", &text);
+    let h = harness(t.clone()).await;
+    // No flow data yet: a conflict that says what to send; the workloads stay the default.
+    let (s, e) = call(
+        &h.router,
+        "GET",
+        "/api/network/route?traffic=live",
+        Some(&h.admin),
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("doppel_flow_bytes_per_second"),
+        "{e}"
+    );
+    assert_eq!(
+        get(&h, "/api/network/route").await["traffic"]["source"],
+        "workloads"
+    );
+    // Flows through remote-write, half a minute ago: the service `front` (behind r1) sends
+    // back (behind r2) 400 and then 600 kB/s (mean 500 kB/s = 4 Mbit/s); host h2 (behind
+    // r2) sends router r1 250 kB/s (2 Mbit/s); a flow to something the twin does not have
+    // is dropped at intake.
+    let t0 = doppel_server::now_ms() - 30_000;
+    let body = flow_write(&[
+        ("front", "back", &[(400_000.0, t0), (600_000.0, t0 + 5_000)]),
+        ("h2", "r1", &[(250_000.0, t0)]),
+        ("front", "nowhere", &[(9e9, t0)]),
+        // A gauge gone wrong: mapped at intake, left out of the matrix with a note.
+        ("back", "h1", &[(-1000.0, t0)]),
+    ]);
+    let (s, e) = call(&h.router, "POST", "/api/v1/write", Some(&h.admin), body).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{e}");
+    h.app.checkpoint().await.unwrap();
+
+    let v = get(&h, "/api/network/route?traffic=live").await;
+    let tr = &v["traffic"];
+    assert_eq!(tr["source"], "live", "{tr}");
+    assert_eq!(tr["window_s"], 60);
+    let (from, to) = (
+        tr["observed_from_ms"].as_i64().unwrap(),
+        tr["observed_to_ms"].as_i64().unwrap(),
+    );
+    assert!(from <= t0 && t0 < to && to <= t0 + 20_000, "{tr}");
+    let flows = tr["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 2, "{tr}");
+    assert_eq!(flows[0]["src"], "front");
+    assert_eq!(flows[0]["bytes_per_second"], 500_000.0);
+    assert!(
+        v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("back -> h1")),
+        "{}",
+        v["notes"]
+    );
+    // Demands: r1 -> r2 4 Mbit/s, r2 -> r1 2 Mbit/s.
+    let (fwd, rev, cap) = (500_000.0 * 8.0, 250_000.0 * 8.0, 10e6);
+    let mut demands: Vec<(String, String, f64)> = v["demands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["from"].as_str().unwrap().to_owned(),
+                d["to"].as_str().unwrap().to_owned(),
+                d["rate_bps"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    demands.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        demands,
+        vec![
+            ("r1".into(), "r2".into(), fwd),
+            ("r2".into(), "r1".into(), rev)
+        ]
+    );
+    // ECMP puts both on the detour (cost 2 < 10): 4 Mbit/s on r1->r3->r2. The LP splits each
+    // direction half over the direct link and half over the detour.
+    let before = v["mlu_before"].as_f64().unwrap();
+    let after = v["mlu_after"].as_f64().unwrap();
+    assert!((before - fwd / cap).abs() < 1e-9, "{before}");
+    assert!((after - fwd / (2.0 * cap)).abs() < 1e-6, "{after}");
+    // The same as doppel-netopt on the same matrix.
+    let net = doppel_netopt::Network::from_twin(&t).unwrap();
+    let rates = [
+        doppel_netopt::traffic::ObservedRate {
+            src: "front".into(),
+            dst: "back".into(),
+            bytes_per_second: 500_000.0,
+        },
+        doppel_netopt::traffic::ObservedRate {
+            src: "h2".into(),
+            dst: "r1".into(),
+            bytes_per_second: 250_000.0,
+        },
+    ];
+    let tm = doppel_netopt::traffic::from_observed(Some(&t), &net, &rates)
+        .unwrap()
+        .matrix;
+    let lp = doppel_netopt::lp::min_mlu_edges(&net, &tm).unwrap().mlu();
+    assert!((after - lp).abs() < 1e-6 * lp, "{after} vs {lp}");
+
+    // The next weight change: one link reweighted, and one is enough here (the direct link
+    // at 2, or a detour link at 9, ties the two paths and ECMP splits evenly: the optimum).
+    let igp = get(
+        &h,
+        "/api/network/route?traffic=live&method=igp&max_changes=1",
+    )
+    .await;
+    assert_eq!(igp["max_changes"], 1);
+    let changed: std::collections::BTreeSet<&str> = igp["after"]["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["weight"] != w["was"])
+        .map(|w| w["link"].as_str().unwrap())
+        .collect();
+    assert_eq!(changed.len(), 1, "{}", igp["after"]["weights"]);
+    let m = igp["mlu_after"].as_f64().unwrap();
+    assert!((m - lp).abs() < 1e-9, "{m} vs {lp}");
+    // max_changes belongs to the IGP search; unknown traffic sources are refused.
+    for bad in [
+        "/api/network/route?traffic=live&max_changes=1",
+        "/api/network/route?method=igp&max_changes=0",
+        "/api/network/route?traffic=netflow",
+    ] {
+        let (s, e) = call(&h.router, "GET", bad, Some(&h.admin), vec![]).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {e}");
+    }
 }

@@ -1,9 +1,10 @@
-// Network: the twin's routers and links carrying the traffic its workloads generate
-// (`/api/network/route`), drawn twice side by side, coloured by link utilization: before
-// (ECMP under the IGP weights in force) and after optimization (the method chosen: LP, LP
-// over k shortest paths, IGP weight search, ECMP; for the MLU or the mean delay). Beside them
-// the MLU before and after, the solve time, every link's load, the proposed IGP weights, and
-// the single-link failure table, worst first.
+// Network: the twin's routers and links carrying the traffic its workloads generate, or the
+// flows observed live (`/api/network/route?traffic=workloads|live`), drawn twice side by side,
+// coloured by link utilization: before (ECMP under the IGP weights in force) and after
+// optimization (the method chosen: LP, LP over k shortest paths, IGP weight search, at most
+// N weight changes, ECMP; for the MLU or the mean delay). Beside them the MLU before and
+// after, the solve time, every link's load, the proposed IGP weights, and the single-link
+// failure table, worst first.
 
 import cytoscape from "cytoscape";
 import type { Core, ElementDefinition } from "cytoscape";
@@ -58,6 +59,14 @@ export interface NetworkAnswer {
   before: Routing;
   after: Routing;
   failures: FailureRow[];
+  max_changes: number | null;
+  traffic: {
+    source: "workloads" | "live";
+    window_s?: number;
+    observed_from_ms?: number | null;
+    observed_to_ms?: number | null;
+    flows: unknown[];
+  };
 }
 
 /// Bits per second, readable.
@@ -200,6 +209,11 @@ function rerouted(method: string): string {
   return "by ECMP";
 }
 
+/// A time of observation, local and short.
+function when(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? "–" : new Date(ms).toLocaleTimeString();
+}
+
 function stat(label: string, value: string, cls = "", id?: string): HTMLElement {
   return h("div", { class: `stat ${cls}`, id }, h("div", { class: "stat-value" }, value), h("div", { class: "stat-label" }, label));
 }
@@ -221,6 +235,23 @@ export function networkView(root: HTMLElement): () => void {
     h("option", { value: "mlu" }, "Minimise the max utilization"),
     h("option", { value: "delay" }, "Minimise the mean delay (LP)"),
   );
+  const source = h(
+    "select",
+    { id: "net-traffic", "aria-label": "Traffic" },
+    h("option", { value: "workloads" }, "Traffic of the twin's workloads"),
+    h("option", { value: "live" }, "Traffic observed live (flows, last minute)"),
+  );
+  const maxChanges = h("input", {
+    id: "net-max-changes",
+    type: "number",
+    min: "1",
+    step: "1",
+    placeholder: "any",
+    title: "At most this many links get a new IGP weight (1: the next weight change); empty for no limit",
+    "aria-label": "Most weight changes",
+    style: "width:7rem",
+  }) as HTMLInputElement;
+  const maxChangesLabel = h("label", { class: "small" }, "max changes ", maxChanges);
   const scaleSel = h(
     "select",
     { id: "net-scale", "aria-label": "Colour scale" },
@@ -245,7 +276,9 @@ export function networkView(root: HTMLElement): () => void {
     h(
       "form",
       { class: "toolbar", onsubmit: (e: Event) => { e.preventDefault(); load(); } },
+      source,
       method,
+      maxChangesLabel,
       objective,
       h("button", { type: "submit", class: "primary", id: "net-run" }, "Optimize"),
       scaleSel,
@@ -324,7 +357,11 @@ export function networkView(root: HTMLElement): () => void {
     afterTitle.textContent = `After: ${a.after.method} (${a.objective === "delay" ? "min mean delay" : "min MLU"})`;
     put(
       status,
-      `Twin version ${a.twin_version}: ${a.routers.length} routers, ${a.links.length} links, ${a.demands.length} router-to-router demands from the twin's workloads.`,
+      `Twin version ${a.twin_version}: ${a.routers.length} routers, ${a.links.length} links, ${a.demands.length} router-to-router demands ${
+        a.traffic.source === "live"
+          ? `from ${a.traffic.flows.length} flows observed ${when(a.traffic.observed_from_ms)} to ${when(a.traffic.observed_to_ms)}`
+          : "from the twin's workloads"
+      }${a.max_changes ? `; at most ${a.max_changes} weight change${a.max_changes > 1 ? "s" : ""}` : ""}.`,
     );
     put(notes, a.notes.length ? h("ul", { class: "small muted" }, a.notes.map((n) => h("li", {}, n))) : null);
     draw();
@@ -382,7 +419,8 @@ export function networkView(root: HTMLElement): () => void {
     err.textContent = "";
     put(status, "Routing the twin's traffic…");
     try {
-      const q = new URLSearchParams({ method: method.value, objective: objective.value });
+      const q = new URLSearchParams({ method: method.value, objective: objective.value, traffic: source.value });
+      if (method.value === "igp" && maxChanges.value.trim() !== "") q.set("max_changes", maxChanges.value.trim());
       const a = await api<NetworkAnswer>(`/api/network/route?${q}`);
       if (stopped) return;
       render(a);
@@ -395,9 +433,12 @@ export function networkView(root: HTMLElement): () => void {
   objective.addEventListener("change", () => {
     if (objective.value === "delay") method.value = "lp";
   });
+  const showMaxChanges = () => (maxChangesLabel.hidden = method.value !== "igp");
   method.addEventListener("change", () => {
     if (method.value !== "lp") objective.value = "mlu";
+    showMaxChanges();
   });
+  showMaxChanges();
   scaleSel.addEventListener("change", draw);
   const onTheme = () => draw();
   window.addEventListener("doppel-theme", onTheme);

@@ -156,6 +156,7 @@ mod tests {
         Aggregator::new(Entities {
             services: ["cart".to_string()].into(),
             hosts: ["web-1".to_string()].into(),
+            routers: Default::default(),
         })
     }
 

@@ -12,6 +12,15 @@
 //! | `*utilization`, `*utilisation` (gauge, 0 to 1) | utilization | `utilization`: samples |
 //! | `*latency_ms` (gauge) | mean latency | `latency_ms`: samples |
 //! | `*resident_memory_bytes`, `*memory_working_set_bytes`, `*memory_usage_bytes` (gauges) | memory | `memory_bytes`: samples |
+//! | `*flow_bytes_per_second` (gauge, bytes/s) | observed flow | `flow_bytes_per_second` of `flow:SRC>DST`: samples |
+//!
+//! Flows. A series named like `doppel_flow_bytes_per_second{src="web-1",dst="pg-primary"}`
+//! is the byte rate from one endpoint to another, each named by the label `src` (or `source`)
+//! and `dst` (or `destination`) as a router, host or service of the twin; it maps onto the
+//! entity `flow:SRC>DST` rather than onto a service or host. A flow exporter's counters become
+//! this gauge with a recording rule, e.g. `sum by (src, dst) (rate(flow_bytes_total[1m]))`
+//! (labels relabelled to twin names). `GET /api/network/route?traffic=live` routes the mean of
+//! each flow over the last minute.
 //!
 //! Other series are counted and dropped: the twin keeps what it can compare with predictions.
 
@@ -60,6 +69,8 @@ pub enum Kind {
     TracedRequests,
     /// Calls from one endpoint to another in settled traces (increments).
     Calls,
+    /// Bytes per second from one endpoint to another (a gauge, of a `flow:` entity).
+    FlowBytes,
 }
 
 impl Kind {
@@ -81,11 +92,12 @@ impl Kind {
             Kind::TraceLatencySum => "trace_latency_seconds_sum",
             Kind::TracedRequests => "traced_requests",
             Kind::Calls => "calls",
+            Kind::FlowBytes => "flow_bytes_per_second",
         }
     }
 
     /// Every kind.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Requests,
         Kind::LatencySum,
         Kind::LatencyCount,
@@ -101,6 +113,7 @@ impl Kind {
         Kind::TraceLatencySum,
         Kind::TracedRequests,
         Kind::Calls,
+        Kind::FlowBytes,
     ];
 
     /// The kind stored under a metric name.
@@ -131,6 +144,8 @@ pub fn classify(name: &str) -> Option<Kind> {
         || name.ends_with("memory_usage_bytes")
     {
         Some(Kind::MemoryBytes)
+    } else if name.ends_with("flow_bytes_per_second") {
+        Some(Kind::FlowBytes)
     } else {
         None
     }
@@ -143,6 +158,8 @@ pub struct Entities {
     pub services: HashSet<String>,
     /// Host names.
     pub hosts: HashSet<String>,
+    /// Router names (flows may start or end at a router).
+    pub routers: HashSet<String>,
 }
 
 impl Entities {
@@ -151,7 +168,24 @@ impl Entities {
         Entities {
             services: twin.services.keys().cloned().collect(),
             hosts: twin.hosts.keys().cloned().collect(),
+            routers: twin.routers.keys().cloned().collect(),
         }
+    }
+
+    /// The flow entity (`flow:SRC>DST`) the labels of a flow series name, if both ends are
+    /// routers, hosts or services of the twin.
+    pub fn map_flow<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> Option<String> {
+        let end = |names: [&str; 2]| {
+            names.into_iter().find_map(&label).filter(|v| {
+                !v.contains('>')
+                    && (self.routers.contains(*v)
+                        || self.hosts.contains(*v)
+                        || self.services.contains(*v))
+            })
+        };
+        let src = end(["src", "source"])?;
+        let dst = end(["dst", "destination"])?;
+        Some(format!("flow:{src}>{dst}"))
     }
 
     /// The entity id the labels name, if any.
@@ -331,6 +365,10 @@ impl Aggregator {
             let label = |n: &str| labels.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
             let kind = label("__name__").and_then(classify);
             let target = match kind {
+                Some(Kind::FlowBytes) => self
+                    .entities
+                    .map_flow(label)
+                    .map(|e| (self.entity_id(e), Kind::FlowBytes)),
                 Some(k) => self.entities.map(label).map(|e| (self.entity_id(e), k)),
                 None => None,
             };
@@ -480,6 +518,7 @@ mod tests {
         Entities {
             services: ["cart".to_string()].into(),
             hosts: ["web-1".to_string()].into(),
+            routers: ["r1".to_string()].into(),
         }
     }
 
@@ -529,5 +568,46 @@ mod tests {
         b.restore_baselines(&a.baselines());
         b.add_series(&l, &[(12.0, 20_000)]);
         assert_eq!(b.take()[0].sum, 7.0);
+    }
+
+    #[test]
+    fn flow_series_map_onto_their_two_ends() {
+        let mut a = Aggregator::new(ents());
+        let f = [
+            ("__name__", "doppel_flow_bytes_per_second"),
+            ("dst", "r1"),
+            ("service", "cart"),
+            ("src", "web-1"),
+        ];
+        a.add_series(&f, &[(1000.0, 1_000), (3000.0, 2_000)]);
+        let alias = [
+            ("__name__", "net_flow_bytes_per_second"),
+            ("destination", "web-1"),
+            ("source", "cart"),
+        ];
+        a.add_series(&alias, &[(5.0, 1_000)]);
+        // An end that is no router, host or service, or a missing end: dropped.
+        let unknown = [
+            ("__name__", "doppel_flow_bytes_per_second"),
+            ("dst", "elsewhere"),
+            ("src", "web-1"),
+        ];
+        a.add_series(&unknown, &[(7.0, 1_000)]);
+        let half = [("__name__", "doppel_flow_bytes_per_second"), ("src", "r1")];
+        a.add_series(&half, &[(7.0, 1_000)]);
+        let pts: Vec<(String, String, i64, f64)> = a
+            .take()
+            .into_iter()
+            .map(|p| (p.entity, p.metric, p.count, p.sum))
+            .collect();
+        let m = "flow_bytes_per_second".to_string();
+        assert_eq!(
+            pts,
+            vec![
+                ("flow:cart>web-1".into(), m.clone(), 1, 5.0),
+                ("flow:web-1>r1".into(), m, 2, 4000.0),
+            ]
+        );
+        assert_eq!(a.stats.mapped, 3);
     }
 }

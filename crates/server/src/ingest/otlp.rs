@@ -350,6 +350,7 @@ mod tests {
         Entities {
             services: ["cart".to_string(), "checkout".to_string()].into(),
             hosts: ["web-1".to_string()].into(),
+            routers: Default::default(),
         }
     }
 
