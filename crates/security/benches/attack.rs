@@ -37,13 +37,18 @@ fn bench(c: &mut Criterion) {
                 black_box(p.closure().len())
             });
         });
-        g.bench_with_input(BenchmarkId::new("graph_and_paths", hosts), &twin, |b, twin| {
-            b.iter(|| {
-                let paths = analysis::attack_paths(black_box(twin), &starts, "tag:crown-jewel", 50)
-                    .expect("the target exists");
-                black_box(paths.len())
-            });
-        });
+        g.bench_with_input(
+            BenchmarkId::new("graph_and_paths", hosts),
+            &twin,
+            |b, twin| {
+                b.iter(|| {
+                    let paths =
+                        analysis::attack_paths(black_box(twin), &starts, "tag:crown-jewel", 50)
+                            .expect("the target exists");
+                    black_box(paths.len())
+                });
+            },
+        );
     }
     g.finish();
 }
