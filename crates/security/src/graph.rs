@@ -283,6 +283,7 @@ pub fn build(twin: &Twin, overlay: &Overlay, starts: &[Start]) -> AttackProblem 
         classes: Classes::new(twin),
         door_class: Vec::new(),
         verdicts: HashMap::new(),
+        cred_doors: HashMap::new(),
     };
     b.make_doors();
     for s in starts {
@@ -338,6 +339,8 @@ struct Builder<'n, 't> {
     /// Flow verdicts between classes: (source class, door host class, port, protocol,
     /// service) → the summary and allowing rules when allowed.
     verdicts: HashMap<VerdictKey, Option<Allowed>>,
+    /// Credential → the indices of the doors (logins, service accounts) it unlocks, ascending.
+    cred_doors: HashMap<String, Vec<usize>>,
 }
 
 /// A flow verdict's key: source class, door host class, port, protocol, service.
@@ -619,6 +622,12 @@ impl<'n, 't> Builder<'n, 't> {
                 (self.classes.of(twin, self.net, &d.host), svc)
             })
             .collect();
+        self.cred_doors = HashMap::new();
+        for (i, d) in doors.iter().enumerate() {
+            if let DoorKind::Login { cred, .. } | DoorKind::CredService { cred, .. } = &d.kind {
+                self.cred_doors.entry(cred.clone()).or_default().push(i);
+            }
+        }
         self.doors = doors;
     }
 
@@ -1121,31 +1130,31 @@ impl<'n, 't> Builder<'n, 't> {
     }
 
     fn on_cred(&mut self, f: FactId, cred: &str) {
-        for i in 0..self.doors.len() {
-            let door = self.doors[i].clone();
-            let matches = match &door.kind {
-                DoorKind::Login { cred: c, .. } | DoorKind::CredService { cred: c, .. } => {
-                    c == cred
-                }
-                _ => false,
-            };
-            if !matches {
+        let unlocked = self.cred_doors.get(cred).cloned().unwrap_or_default();
+        for i in unlocked {
+            let Some(positions) = self.reached.get(&i).cloned() else {
                 continue;
-            }
-            let positions = self.reached.get(&i).cloned().unwrap_or_default();
+            };
+            let door = self.doors[i].clone();
             for (pos, how, fixes) in positions {
                 self.use_cred(f, pos, &door, how, fixes);
             }
         }
         // Vulnerabilities needing privileges this credential gives: host ports already
-        // reached, and services whose input already arrives.
-        for i in 0..self.doors.len() {
+        // reached (in door order), and services whose input already arrives.
+        let mut reached_vulns: Vec<usize> = self
+            .reached
+            .keys()
+            .copied()
+            .filter(|i| {
+                matches!(&self.doors[*i].kind, DoorKind::HostVuln(vi) if vi.needs != Needs::Nothing)
+            })
+            .collect();
+        reached_vulns.sort_unstable();
+        for i in reached_vulns {
             let DoorKind::HostVuln(vi) = &self.doors[i].kind else {
                 continue;
             };
-            if vi.needs == Needs::Nothing {
-                continue;
-            }
             let (vi, host) = (vi.clone(), self.doors[i].host.clone());
             if !self.creds_for(&vi, &host).iter().any(|c| c == cred) {
                 continue;

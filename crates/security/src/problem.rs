@@ -541,7 +541,11 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
             }
             out.extend(partial);
         }
-        let mut out = minimal(out, usize::MAX);
+        // The first `cap + 1` minimal sets (smallest first) are all that is kept, and whether
+        // there were more: `minimal` keeps a set by looking only at the sets before it, so
+        // stopping there gives exactly the prefix of the full answer (linear, not quadratic,
+        // in the number of candidate sets).
+        let mut out = minimal(out, cx.cap.saturating_add(1));
         if out.len() > cx.cap {
             out.truncate(cx.cap);
             cx.truncated = true;
