@@ -72,9 +72,10 @@ pub fn min_mlu_columns(
     let weights = net.weights();
     let mut pool = PathSet::default();
     let mut from_warm = 0usize;
+    // Once, not per demand: filtering the whole pool is linear in its size.
+    let surviving = warm.map(|w| w.surviving(net));
     for d in tm.demands() {
-        let reused: Vec<Vec<usize>> = warm
-            .map(|w| w.surviving(net))
+        let reused: Vec<Vec<usize>> = surviving
             .as_ref()
             .map(|w| {
                 w.of(d.src, d.dst)
