@@ -196,6 +196,16 @@ try {
     await page.fill("#reach-port", "");
     await page.click("#reach-run");
     await page.waitForFunction(() => !/pg-primary/.test(document.querySelector("#reach-verdict")?.textContent ?? "pg-primary"));
+    // The blast radius of the first host the most likely path takes over.
+    const first = attack.paths[attack.most_likely].steps[0].host;
+    await page.fill("#blast-host", first);
+    await page.click("#blast-run");
+    await page.waitForSelector("#blast-hosts");
+    const blast = await apiGet(`/api/security/blast?host=${encodeURIComponent(first)}`);
+    const reached = await page.textContent("#blast-hosts .stat-value");
+    const others = blast.root.length + blast.user.length - 1;
+    check(reached === String(others), `blast radius of ${first}: the page says ${reached} other hosts, the API ${others}`);
+    results.security_blast_hosts = others;
     // A what-if (EDR on the app tier) simulated beside the baseline.
     await page.fill("#sec-what-if", "edr:tier=app");
     await page.click("#sec-run");

@@ -1,6 +1,6 @@
 //! What the Security and Network views show, computed from the twin in force: attack paths,
 //! the most likely one, ranked mitigations and the attack over time (`doppel-security`), the
-//! verdict of one flow with the rule that decides it, and the twin's routers and links routed
+//! blast radius of a compromised host, the verdict of one flow with the rule that decides it, and the twin's routers and links routed
 //! before (ECMP under the IGP weights in force) and after optimization (`doppel-netopt`) with
 //! the single-link failure table, for the traffic the twin's workloads generate or the flows
 //! observed live ([`LiveFlows`]). The functions are pure and may be slow on large twins:
@@ -264,6 +264,30 @@ pub fn reach(twin: &Twin, q: &ReachQuery) -> Result<Value, AnalysisError> {
         "allowed_flows": allowed,
         "flows": rows,
     }))
+}
+
+/// The query of `GET /api/security/blast`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BlastQuery {
+    /// The compromised host: `NAME` or `host:NAME`.
+    pub host: String,
+}
+
+impl BlastQuery {
+    /// The cache key.
+    pub fn key(&self) -> String {
+        format!("blast\n{}", self.host)
+    }
+}
+
+/// What an attacker holding root on `q.host` can go on to reach: hosts with root or user
+/// access, services whose data is exposed, credentials taken and the value at risk (the
+/// report of `doppel attack --blast-radius HOST --format json`).
+pub fn blast(twin: &Twin, q: &BlastQuery) -> Result<Value, AnalysisError> {
+    let host = q.host.trim();
+    let host = host.strip_prefix("host:").unwrap_or(host);
+    let b = analysis::blast_radius(twin, host).map_err(|e| AnalysisError::Query(e.to_string()))?;
+    serde_json::to_value(b).map_err(|e| AnalysisError::Failed(e.to_string()))
 }
 
 /// The query of `GET /api/network/route`.

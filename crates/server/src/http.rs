@@ -220,6 +220,7 @@ routes! {
     get "/api/anomalies" VIEWER => get_anomalies, "Recent anomalies from the online detector, newest first: `since_ms`, `limit`.";
     get "/api/security/attack" VIEWER => security_attack, "Attack paths from `from` (internet, an address, host:NAME) to `to` (tag:NAME, host:NAME, service:NAME): steps with MITRE ATT&CK ids, the most likely path, reachable targets, ranked mitigations; with `simulate` (default true) the attack over time (`runs`, `seed`, `what_if`).";
     get "/api/security/reach" VIEWER => security_reach, "Whether flows from `src` to `dst` (on `port`, else every port it listens on) are allowed, with every check and the rule that decides.";
+    get "/api/security/blast" VIEWER => security_blast, "What an attacker holding root on `host` can go on to reach: hosts with root or user access, services whose data is exposed, credentials taken, value at risk.";
     get "/api/network/route" VIEWER => network_route, "The twin's routers and links with its traffic (`traffic` workloads: what its workloads generate; live: the `doppel_flow_bytes_per_second{src,dst}` flows observed over the last minute, 409 when none): per-link utilization under ECMP and after optimization (`method` lp, lp-paths, igp, ecmp; `objective` mlu, delay; `max_changes` with igp: at most that many links reweighted, 1 for the next weight change), MLU before and after, solve seconds, the single-link failure table worst first, and `traffic` saying which source and when it was observed.";
     get "/api/pull" VIEWER => pull_status, "Prometheus pulling: range pulled, per-query outcome, failing queries with Prometheus' error, backoff.";
     post "/api/v1/write" OPERATOR => remote_write, "Prometheus remote-write v1 (protobuf, snappy).";
@@ -779,6 +780,16 @@ async fn security_reach(
     let key = format!("reach\n{}\n{}\n{:?}", q.src, q.dst, q.port);
     let (version, v) = app
         .analysis(key, move |t| crate::analyses::reach(t, &q))
+        .await?;
+    Ok(analysed(version, &v))
+}
+
+async fn security_blast(
+    State(app): AppState,
+    Query(q): Query<crate::analyses::BlastQuery>,
+) -> ApiResult<Json<Value>> {
+    let (version, v) = app
+        .analysis(q.key(), move |t| crate::analyses::blast(t, &q))
         .await?;
     Ok(analysed(version, &v))
 }

@@ -1,9 +1,10 @@
 //! The Security and Network views' API (`/api/security/attack`, `/api/security/reach`,
-//! `/api/network/route`) in process, on small twins whose answers are worked out by hand
-//! (`tests/data/attack-chain.yaml`, `tests/data/triangle.yaml`, see their headers): the attack
-//! paths and the fix that cuts them, flow verdicts with their deciding rule, and the MLU under
-//! ECMP and after optimization from the traffic the workload generates, checked against the
-//! formula and against `doppel-netopt`'s LP called directly; the same for flows observed live
+//! `/api/security/blast`, `/api/network/route`) in process, on small twins whose answers are
+//! worked out by hand (`tests/data/attack-chain.yaml`, `tests/data/triangle.yaml`, see their
+//! headers): the attack paths and the fix that cuts them, the blast radius of a web host and of
+//! the database, flow verdicts with their deciding rule, and the MLU under ECMP and after
+//! optimization from the traffic the workload generates, checked against the formula and
+//! against `doppel-netopt`'s LP called directly; the same for flows observed live
 //! (`traffic=live`: byte rates pushed through Prometheus remote-write), and the IGP search
 //! limited to the next weight change (`max_changes=1`). Also: answers follow a new twin
 //! version (the cache is per version), viewers may read, anonymous callers may not.
@@ -251,6 +252,48 @@ async fn attack_paths_mitigations_and_simulation_on_a_known_chain() {
     assert_eq!(after["paths"], json!([]));
     assert_eq!(after["reachable_targets"], json!([]));
     assert_eq!(after["unreachable_targets"], json!(["service:vault"]));
+}
+
+#[tokio::test]
+async fn blast_radius_follows_the_rules_from_the_compromised_host() {
+    let h = harness(twin("attack-chain.yaml", &data("attack-chain.yaml"))).await;
+    let hosts = |v: &Value| {
+        let mut all: Vec<String> = ["root", "user"]
+            .iter()
+            .flat_map(|k| v[*k].as_array().unwrap().iter())
+            .map(|x| x.as_str().unwrap().to_owned())
+            .collect();
+        all.sort();
+        all
+    };
+    // From web1, sg-db rule[0] lets PostgreSQL through to db, whose CVE gives code execution
+    // and so vault's data. (web2 is in too: requests from web1 reach its own shop instance,
+    // and the graph treats a service's instances as one target, so exploiting shop counts for
+    // both web hosts.)
+    let v = get(&h, "/api/security/blast?host=web1").await;
+    assert_eq!(v["from"], "host:web1");
+    assert!(hosts(&v).contains(&"db".to_owned()), "{v:#}");
+    assert!(
+        v["root"].as_array().unwrap().contains(&json!("web1")),
+        "{v:#}"
+    );
+    assert!(
+        v["data"].as_array().unwrap().contains(&json!("vault")),
+        "{v:#}"
+    );
+    // From db nothing else is reachable: both web hosts admit the internet only.
+    let v = get(&h, "/api/security/blast?host=host:db").await;
+    assert_eq!(hosts(&v), ["db"], "{v:#}");
+    assert_eq!(v["twin_version"], 1);
+    let (s, e) = call(
+        &h.router,
+        "GET",
+        "/api/security/blast?host=nowhere",
+        Some(&h.admin),
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 // the attacker starts, the most likely path highlighted), the targets, every path with its
 // steps and MITRE ATT&CK techniques, the mitigations ranked by paths cut per cost, and the
 // attack over time against detection (Monte Carlo). A form asks whether one flow is allowed
-// and which rule decides (`/api/security/reach`).
+// and which rule decides (`/api/security/reach`); another what an attacker holding one host
+// could go on to reach (`/api/security/blast`; tapping a host in the graph asks for it).
 
 import cytoscape from "cytoscape";
 import type { Core, ElementDefinition } from "cytoscape";
@@ -71,6 +72,15 @@ export interface AttackReport {
   graph_facts: number;
   graph_derivations: number;
   simulation: Simulation | null;
+}
+interface BlastRadius {
+  twin_version: number;
+  from: string;
+  root: string[];
+  user: string[];
+  data: string[];
+  credentials: string[];
+  value_at_risk: number;
 }
 interface Reason {
   check: string;
@@ -215,6 +225,8 @@ export function securityView(root: HTMLElement): () => void {
   const reachDst = h("input", { id: "reach-dst", placeholder: "a host or service", "aria-label": "Flow to" });
   const reachPort = h("input", { id: "reach-port", type: "number", min: 1, max: 65535, placeholder: "every port", "aria-label": "Port" });
   const reachOut = h("div", { id: "reach-result", "aria-live": "polite" });
+  const blastHost = h("input", { id: "blast-host", placeholder: "a host, or tap one in the graph", "aria-label": "Compromised host" });
+  const blastOut = h("div", { id: "blast-result", "aria-live": "polite" });
 
   put(
     root,
@@ -255,6 +267,16 @@ export function securityView(root: HTMLElement): () => void {
           ),
           reachOut,
         ),
+        panel(
+          "Blast radius of a compromised host",
+          h(
+            "form",
+            { class: "form-grid", id: "blast-form", onsubmit: (e: Event) => { e.preventDefault(); blast(); } },
+            h("label", {}, "Host", blastHost),
+            h("div", { class: "row", style: "align-items:end" }, h("button", { type: "submit", id: "blast-run" }, "Show")),
+          ),
+          blastOut,
+        ),
       ),
     ),
   );
@@ -288,6 +310,10 @@ export function securityView(root: HTMLElement): () => void {
     container.dataset.nodes = String(cy.nodes().length);
     container.dataset.edges = String(cy.edges().length);
     container.dataset.hosts = String(cy.nodes(".host").length);
+    cy.on("tap", "node.host", (e) => {
+      blastHost.value = String(e.target.data("label"));
+      blast();
+    });
     cy.on("tap", "edge", (e) => {
       const paths = String(e.target.data("paths")).split(",").map(Number);
       if (paths.length) select(paths[0]);
@@ -486,6 +512,40 @@ export function securityView(root: HTMLElement): () => void {
       );
     } catch (e) {
       put(reachOut, h("p", { class: "error" }, (e as ApiError).message));
+    }
+  }
+
+  async function blast(): Promise<void> {
+    const host = blastHost.value.trim();
+    if (!host) return;
+    put(blastOut, h("p", { class: "muted small" }, "Analysing…"));
+    try {
+      const b = await api<BlastRadius>(`/api/security/blast?${new URLSearchParams({ host })}`);
+      if (stopped) return;
+      const others = b.root.length + b.user.length - 1;
+      const list = (xs: string[]) => (xs.length ? xs.join(", ") : h("span", { class: "muted" }, "none"));
+      put(
+        blastOut,
+        h(
+          "div",
+          { class: "stats", id: "blast-stats" },
+          stat("other hosts reached", String(Math.max(0, others)), others > 0 ? "bad" : "ok", "blast-hosts"),
+          stat("services' data exposed", String(b.data.length), b.data.length ? "bad" : "ok"),
+          stat("credentials taken", String(b.credentials.length), b.credentials.length ? "warn" : "ok"),
+          stat("value at risk", num(b.value_at_risk, 0)),
+        ),
+        table(
+          [`Reached from ${b.from}`, ""],
+          [
+            ["root on", list(b.root)],
+            ["user on", list(b.user)],
+            ["data of", list(b.data)],
+            ["credentials", list(b.credentials)],
+          ],
+        ),
+      );
+    } catch (e) {
+      put(blastOut, h("p", { class: "error" }, (e as ApiError).message));
     }
   }
 
