@@ -50,9 +50,10 @@ pub struct DoppelConfig {
     /// this many past days (robust to one odd day).
     pub seasonal_days: usize,
     /// The seasonal baseline takes, on each past day, the values within this many sampling
-    /// steps of the same time of day (1: that row and its neighbours, 15 values over five
-    /// days), so a daily pattern whose timing wanders by a row is not a surprise and one odd
-    /// row weighs less; 0 takes only the row at that time.
+    /// steps (the median of the last 100 intervals between rows) of the same time of day (1:
+    /// that row and its neighbours, 15 values over five days), so a daily pattern whose
+    /// timing wanders by a row is not a surprise and one odd row weighs less; 0 takes only
+    /// the row at that time.
     pub seasonal_jitter: f64,
     /// Whether the short-memory forecast view counts (measured: with the seasonal view's
     /// five-day median it adds more false alarms than detections on NAB, so it is off).
@@ -103,15 +104,17 @@ pub struct DoppelConfig {
     /// next); `rmax` (the reference is the larger of the `q` quantile of the history and the
     /// largest z of its last `rmax` rows); `opp` (no refractory damping for a row on the
     /// other side of the level baseline than the alert); `ramp` (the refractory damping
-    /// fades linearly over the period).
+    /// fades linearly over the period); `lastgap` (the sampling step is the last interval
+    /// between rows, not the median of the last 100).
     pub extra: Vec<(String, f64)>,
 }
 
 impl DoppelConfig {
-    /// An experimental setting by name, or `default`.
+    /// An experimental setting by name (the last one given wins), or `default`.
     pub fn extra(&self, name: &str, default: f64) -> f64 {
         self.extra
             .iter()
+            .rev()
             .find(|(n, _)| n == name)
             .map_or(default, |&(_, v)| v)
     }
@@ -347,6 +350,7 @@ pub struct Doppel {
     recent: VecDeque<f64>,
     since_alert: Option<usize>,
     alert_sign: f64,
+    gaps: VecDeque<i64>,
 }
 
 impl Doppel {
@@ -375,6 +379,7 @@ impl Doppel {
             ewma: None,
             recent: VecDeque::new(),
             since_alert: None,
+            gaps: VecDeque::new(),
             alert_sign: 0.0,
             rows: 0,
             cfg,
@@ -587,7 +592,19 @@ impl Detector for Doppel {
         if let Some(&(last, _)) = self.day.back()
             && t > last
         {
-            self.step = t - last;
+            // The sampling step: the median of the last 100 intervals (irregular series have
+            // gaps of many sizes; the last one alone made the seasonal neighbours wander).
+            self.gaps.push_back(t - last);
+            if self.gaps.len() > 100 {
+                self.gaps.pop_front();
+            }
+            self.step = if self.cfg.extra("lastgap", 0.0) > 0.0 {
+                t - last
+            } else {
+                let mut g: Vec<i64> = self.gaps.iter().copied().collect();
+                g.sort_unstable();
+                g[g.len() / 2]
+            };
         }
         // Weekly.
         let weeks = self.cfg.extra("week", 0.0) as usize;
@@ -830,6 +847,29 @@ mod tests {
         };
         assert_eq!(run(0.0), (Some(10.0), Some(0.0)));
         assert_eq!(run(1.0), (Some(0.0), Some(0.0)));
+    }
+
+    #[test]
+    fn seasonal_neighbours_follow_the_usual_sampling_step_not_the_last_gap() {
+        // Six days of 5-minute rows, 0 except 10 at rows 97, 98, 102 and 103 of every day;
+        // then one row after a 15-minute gap. At row 100 of the seventh day the neighbours
+        // one usual step (5 minutes) either side are all 0; one last gap (15 minutes) either
+        // side would take rows 97 to 103, four of seven 10.
+        let day = 288;
+        let t0 = 1_400_000_000;
+        let mut d = Doppel::new(DoppelConfig::default());
+        for i in 0..6 * day {
+            let x = if [97, 98, 102, 103].contains(&(i % day)) {
+                10.0
+            } else {
+                0.0
+            };
+            d.update(t0 + 300 * i as i64, x);
+        }
+        d.update(t0 + 300 * (6 * day as i64 - 1) + 900, 0.0);
+        assert_eq!(d.step, 300);
+        let at = t0 + 300 * (6 * day as i64 + 100);
+        assert_eq!(d.seasonal_baseline(at, 5), Some(0.0));
     }
 
     #[test]
