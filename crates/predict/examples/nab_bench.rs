@@ -57,6 +57,7 @@ fn config_from(spec: Option<String>) -> Res<DoppelConfig> {
                 "alpha" => c.fast_alpha = f,
                 "shift_rows" => c.shift_rows = f as usize,
                 "days" => c.seasonal_days = f as usize,
+                "jitter" => c.seasonal_jitter = f,
                 "forecast_view" => c.forecast_view = f > 0.0,
                 "sshift" => c.seasonal_shift_rows = f as usize,
                 "lshift" => c.long_shift_rows = f as usize,

@@ -4,8 +4,9 @@
 //! z-score (distance from a median over an interquartile scale):
 //!
 //! - **level**: the row against the last `window` rows (spikes, dips, level shifts);
-//! - **seasonal**: the row against the median of the same time of day over the last five
-//!   days, against past such differences (breaks of the daily pattern);
+//! - **seasonal**: the row against the median of the rows at (and one sampling step either
+//!   side of) the same time of day over the last five days, against past such differences
+//!   (breaks of the daily pattern);
 //! - **shift**: the mean of the last few rows against the long window (a change point that
 //!   no single row reveals);
 //! - **seasonal shift**: the mean of the last rows' seasonal residuals (a sustained break of
@@ -48,6 +49,12 @@ pub struct DoppelConfig {
     /// The seasonal view's baseline is the median of the values at the same time of day over
     /// this many past days (robust to one odd day).
     pub seasonal_days: usize,
+    /// The seasonal baseline takes, on each past day, the values within this many sampling
+    /// steps (the median of the last 100 intervals between rows) of the same time of day (1:
+    /// that row and its neighbours, 15 values over five days), so a daily pattern whose
+    /// timing wanders by a row is not a surprise and one odd row weighs less; 0 takes only
+    /// the row at that time.
+    pub seasonal_jitter: f64,
     /// Whether the short-memory forecast view counts (measured: with the seasonal view's
     /// five-day median it adds more false alarms than detections on NAB, so it is off).
     pub forecast_view: bool,
@@ -88,14 +95,26 @@ pub struct DoppelConfig {
     /// the range of the values within `env` sampling steps of the same time of day on the
     /// past days, over the seasonal view's scale; 0 = off); `cusum` (a two-sided CUSUM view
     /// of the row's robust z against the level baseline, with this allowance `k`; 0 = off);
+    /// `signed` (calibrate rows above and below the centre separately, each against the
+    /// largest past z on its own side: 1 = every view, 2 = the level and seasonal views, 3 =
+    /// the shift views; `sfloor` holds a side's reference at least at this fraction of the
+    /// two-sided one, < 0 for `ln(n/2) / ln n`, the largest of half as many values);
+    /// `excl` (for this many rows from an alert, a view remembers its z capped at the
+    /// reference it was measured against, so an incident does not raise the bar for the
+    /// next); `rmax` (the reference is the larger of the `q` quantile of the history and the
+    /// largest z of its last `rmax` rows); `opp` (no refractory damping for a row on the
+    /// other side of the level baseline than the alert); `ramp` (the refractory damping
+    /// fades linearly over the period); `lastgap` (the sampling step is the last interval
+    /// between rows, not the median of the last 100).
     pub extra: Vec<(String, f64)>,
 }
 
 impl DoppelConfig {
-    /// An experimental setting by name, or `default`.
+    /// An experimental setting by name (the last one given wins), or `default`.
     pub fn extra(&self, name: &str, default: f64) -> f64 {
         self.extra
             .iter()
+            .rev()
             .find(|(n, _)| n == name)
             .map_or(default, |&(_, v)| v)
     }
@@ -110,6 +129,7 @@ impl Default for DoppelConfig {
             warmup: 50,
             season: 86_400,
             seasonal_days: 5,
+            seasonal_jitter: 1.0,
             forecast_view: false,
             fast_alpha: 0.5,
             shift_rows: 12,
@@ -131,7 +151,9 @@ impl Default for DoppelConfig {
 struct View {
     residuals: SortedWindow,
     zs: SortedWindow,
+    zs_down: SortedWindow,
     history: usize,
+    pending: Option<(f64, f64, f64, bool)>,
 }
 
 impl View {
@@ -139,7 +161,9 @@ impl View {
         View {
             residuals: SortedWindow::new(window),
             zs: SortedWindow::new(history),
+            zs_down: SortedWindow::new(history),
             history,
+            pending: None,
         }
     }
 
@@ -148,7 +172,7 @@ impl View {
     fn z_then_push(&mut self, r: f64) -> Option<f64> {
         let z = self
             .center_scale()
-            .map(|(med, scale)| ((r - med).abs() / scale).min(1e9));
+            .map(|(med, scale)| ((r - med) / scale).clamp(-1e9, 1e9));
         self.residuals.push(r);
         z
     }
@@ -166,24 +190,70 @@ impl View {
         })
     }
 
-    /// The ratio of `z` to the reference quantile of past z's, then remembers `z`.
+    /// The ratio of `|z|` to the reference quantile of past z's; [`View::commit`] then
+    /// remembers `z` (once the row's alert decision is known).
     fn ratio_then_push(&mut self, z: f64, c: &Calib) -> f64 {
-        let (q, floor, grow, min) = (c.q, c.floor, c.grow, c.min);
         let n = self.zs.len();
-        let (ratio, keep) = if n >= min {
+        let signed = c.signed && z < 0.0;
+        let (ratio, reference) = if n >= c.min {
             // While the history is short, its largest z understates the largest of a full
             // history; for a light (exponential) tail the maximum of n values grows like
             // ln n, so scale up by ln(history) / ln(n).
             let young = ((self.history.max(10) as f64).ln() / (n.max(10) as f64).ln())
                 .max(1.0)
                 .powf(c.young);
-            let reference = self.zs.quantile(q).max(floor).max(1e-9) * young;
-            (z / reference, z.min(reference * grow))
+            let side = if !c.signed {
+                self.zs.quantile(c.q)
+            } else {
+                let both = self.zs.quantile(c.q).max(self.zs_down.quantile(c.q));
+                let w = if signed { &self.zs_down } else { &self.zs };
+                // One side's largest comes from about half as many excursions as both sides'
+                // (the maximum of n exponential-tailed values grows like ln n), so it is held
+                // at least at `sfloor` (< 0: ln(n/2) / ln n) times the two-sided largest.
+                let floor = if c.side_floor < 0.0 {
+                    let m = n.max(10) as f64;
+                    (m / 2.0).ln() / m.ln()
+                } else {
+                    c.side_floor
+                };
+                w.quantile(c.q).max(floor * both)
+            };
+            // With `rmax`, the reference is the larger of the quantile over the whole history
+            // and the largest over its last `rmax` rows.
+            let recent = if c.recent_rows > 0 {
+                let d = self.zs.recent();
+                d.iter()
+                    .skip(d.len().saturating_sub(c.recent_rows))
+                    .fold(0.0_f64, |a, &b| a.max(b))
+            } else {
+                0.0
+            };
+            let reference = side.max(recent).max(c.floor).max(1e-9) * young;
+            (z.abs() / reference, reference)
         } else {
-            (0.0, z)
+            (0.0, f64::INFINITY)
         };
-        self.zs.push(keep);
+        self.pending = Some((z, reference * c.grow, reference, c.signed));
         ratio
+    }
+
+    /// Remembers the z of the row [`View::ratio_then_push`] measured last: capped at the
+    /// reference it was measured against while `incident` (so an anomaly does not raise the
+    /// bar for the next one), and at `grow` times it always.
+    fn commit(&mut self, incident: bool) {
+        if let Some((z, grow_cap, reference, signed)) = self.pending.take() {
+            let cap = if incident { reference } else { grow_cap };
+            let keep = z.abs().min(cap);
+            if !signed {
+                self.zs.push(keep);
+            } else if z < 0.0 {
+                self.zs.push(0.0);
+                self.zs_down.push(keep);
+            } else {
+                self.zs.push(keep);
+                self.zs_down.push(0.0);
+            }
+        }
     }
 
     /// How surprising `z` is against the view's past z's, as `-log10` of its tail
@@ -192,6 +262,7 @@ impl View {
     /// (peaks over threshold, a generalised Pareto of shape 0) fitted to that top fraction
     /// above it. Then remembers `z`.
     fn tail_then_push(&mut self, z: f64, f: f64, beta_min: f64) -> f64 {
+        let z = z.abs();
         let n = self.zs.len();
         let out = if n >= 50 {
             let sorted = self.zs.sorted();
@@ -224,6 +295,7 @@ impl View {
 }
 
 /// How views' z-scores are calibrated (see [`View::calibrate`]).
+#[derive(Clone)]
 struct Calib {
     q: f64,
     floor: f64,
@@ -232,6 +304,23 @@ struct Calib {
     grow: f64,
     min: usize,
     young: f64,
+    signed: bool,
+    side_floor: f64,
+    recent_rows: usize,
+}
+
+/// The median of `v` (`None` when empty).
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len();
+    Some(if m % 2 == 1 {
+        v[m / 2]
+    } else {
+        0.5 * (v[m / 2 - 1] + v[m / 2])
+    })
 }
 
 /// Doppel's detector; see the module documentation.
@@ -260,6 +349,8 @@ pub struct Doppel {
     ewma: Option<f64>,
     recent: VecDeque<f64>,
     since_alert: Option<usize>,
+    alert_sign: f64,
+    gaps: VecDeque<i64>,
 }
 
 impl Doppel {
@@ -288,31 +379,63 @@ impl Doppel {
             ewma: None,
             recent: VecDeque::new(),
             since_alert: None,
+            gaps: VecDeque::new(),
+            alert_sign: 0.0,
             rows: 0,
             cfg,
         }
     }
 
-    /// The median of the values at the same time of day over the last `days` days.
+    /// Remembers every view's last z (see [`View::commit`]).
+    fn commit_all(&mut self, incident: bool) {
+        for v in [
+            &mut self.level,
+            &mut self.seasonal,
+            &mut self.fast,
+            &mut self.shift,
+            &mut self.weekly,
+            &mut self.long_shift,
+            &mut self.seasonal_shift,
+            &mut self.weekly_shift,
+            &mut self.envelope,
+            &mut self.cusum_view,
+            &mut self.day_shift,
+        ] {
+            v.commit(incident);
+        }
+    }
+
+    /// The median of the values at the same time of day over the last `days` days: on each
+    /// day, the values within `seasonal_jitter` sampling steps of that time (so the rows just
+    /// before and after it with the default 1), or the row at that time when the sampling
+    /// step is not known yet or the setting is 0.
     fn seasonal_baseline(&self, t: i64, days: usize) -> Option<f64> {
-        self.periodic_baseline(t, self.cfg.season, days)
+        let j = self.cfg.seasonal_jitter;
+        if j <= 0.0 || self.step <= 0 {
+            return self.periodic_baseline(t, self.cfg.season, days);
+        }
+        let tol = (j * self.step as f64) as i64;
+        let mut v = Vec::with_capacity(days * 3);
+        for k in 1..=days as i64 {
+            let c = t - k * self.cfg.season;
+            let from = self.day.partition_point(|&(s, _)| s < c - tol);
+            v.extend(
+                self.day
+                    .range(from..)
+                    .take_while(|&&(s, _)| s <= c + tol)
+                    .map(|&(_, x)| x),
+            );
+        }
+        median(v)
     }
 
     /// The median of the values one, two, ... `count` periods of `period` seconds earlier.
     fn periodic_baseline(&self, t: i64, period: i64, count: usize) -> Option<f64> {
-        let mut v: Vec<f64> = (1..=count as i64)
-            .filter_map(|k| self.at(t - k * period))
-            .collect();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let m = v.len();
-        Some(if m % 2 == 1 {
-            v[m / 2]
-        } else {
-            0.5 * (v[m / 2 - 1] + v[m / 2])
-        })
+        median(
+            (1..=count as i64)
+                .filter_map(|k| self.at(t - k * period))
+                .collect(),
+        )
     }
 
     /// The smallest and largest values within `tol` seconds of the same time of day on each
@@ -353,6 +476,19 @@ impl Detector for Doppel {
             grow: self.cfg.extra("grow", f64::INFINITY),
             min: self.cfg.extra("minz", 10.0) as usize,
             young: self.cfg.short_history_exponent,
+            signed: self.cfg.extra("signed", 0.0) > 0.0,
+            side_floor: self.cfg.extra("sfloor", 0.0),
+            recent_rows: self.cfg.extra("rmax", 0.0) as usize,
+        };
+        // `signed`: 1 = every view, 2 = the point views only, 3 = the shift views only.
+        let sg = self.cfg.extra("signed", 0.0) as i64;
+        let cp = Calib {
+            signed: sg == 1 || sg == 2,
+            ..c.clone()
+        };
+        let cs = Calib {
+            signed: sg == 1 || sg == 3,
+            ..c.clone()
         };
         let on = |n: &str| self.cfg.extra(n, 1.0) > 0.0;
         let (use_level, use_season, use_fast, use_shift) = (
@@ -391,7 +527,7 @@ impl Detector for Doppel {
                 let enough =
                     self.day_shift.zs.len() as f64 >= self.cfg.extra("dmin", 1.0) * s2 as f64;
                 if let Some(z) = self.day_shift.z_then_push(m) {
-                    let r = self.day_shift.calibrate(z, &c);
+                    let r = self.day_shift.calibrate(z, &cs);
                     if enough {
                         rs.push(r);
                     }
@@ -400,7 +536,7 @@ impl Detector for Doppel {
         }
         // Level.
         if let Some(z) = self.level.z_then_push(x) {
-            let r = self.level.calibrate(z, &c);
+            let r = self.level.calibrate(z, &cp);
             if use_level {
                 rs.push(r);
             }
@@ -410,7 +546,7 @@ impl Detector for Doppel {
         if let Some(prev) = season_prev
             && let Some(z) = self.seasonal.z_then_push(x - prev)
         {
-            let r = self.seasonal.calibrate(z, &c);
+            let r = self.seasonal.calibrate(z, &cp);
             if use_season {
                 rs.push(r);
             }
@@ -427,7 +563,7 @@ impl Detector for Doppel {
             if self.seasonal_recent.len() == ss {
                 let m = self.seasonal_recent.iter().sum::<f64>() / ss as f64;
                 if let Some(z) = self.seasonal_shift.z_then_push(m) {
-                    rs.push(self.seasonal_shift.calibrate(z, &c));
+                    rs.push(self.seasonal_shift.calibrate(z, &cs));
                 }
             }
         }
@@ -456,7 +592,19 @@ impl Detector for Doppel {
         if let Some(&(last, _)) = self.day.back()
             && t > last
         {
-            self.step = t - last;
+            // The sampling step: the median of the last 100 intervals (irregular series have
+            // gaps of many sizes; the last one alone made the seasonal neighbours wander).
+            self.gaps.push_back(t - last);
+            if self.gaps.len() > 100 {
+                self.gaps.pop_front();
+            }
+            self.step = if self.cfg.extra("lastgap", 0.0) > 0.0 {
+                t - last
+            } else {
+                let mut g: Vec<i64> = self.gaps.iter().copied().collect();
+                g.sort_unstable();
+                g[g.len() / 2]
+            };
         }
         // Weekly.
         let weeks = self.cfg.extra("week", 0.0) as usize;
@@ -494,7 +642,7 @@ impl Detector for Doppel {
             if self.long_recent.len() == ls {
                 let m = self.long_recent.iter().sum::<f64>() / ls as f64;
                 if let Some(z) = self.long_shift.z_then_push(m) {
-                    rs.push(self.long_shift.calibrate(z, &c));
+                    rs.push(self.long_shift.calibrate(z, &cs));
                 }
             }
         }
@@ -527,7 +675,7 @@ impl Detector for Doppel {
         if self.recent.len() == sr {
             let m = self.recent.iter().sum::<f64>() / self.recent.len() as f64;
             if let Some(z) = self.shift.z_then_push(m) {
-                let r = self.shift.calibrate(z, &c);
+                let r = self.shift.calibrate(z, &cs);
                 if use_shift {
                     rs.push(r);
                 }
@@ -542,20 +690,37 @@ impl Detector for Doppel {
             + self.cfg.agreement * rs.get(1).copied().unwrap_or(0.0);
         self.rows += 1;
         if self.rows <= self.cfg.warmup || !ratio.is_finite() {
+            self.commit_all(false);
             return 0.0;
         }
         let mut score = ratio / (1.0 + ratio);
+        // The direction of the row against the level baseline.
+        let sign = self.level.pending.map_or(0.0, |(z, _, _, _)| z.signum());
+        let opposite = self.cfg.extra("opp", 0.0) > 0.0 && sign * self.alert_sign < 0.0;
         if let Some(k) = self.since_alert.as_mut() {
             *k += 1;
             if *k <= self.cfg.refractory {
-                score *= self.cfg.refractory_damping;
+                if !opposite {
+                    // `ramp`: the damping fades linearly over the period.
+                    let d = self.cfg.refractory_damping;
+                    let f = if self.cfg.extra("ramp", 0.0) > 0.0 {
+                        d + (1.0 - d) * (*k as f64 / self.cfg.refractory as f64)
+                    } else {
+                        d
+                    };
+                    score *= f;
+                }
             } else {
                 self.since_alert = None;
             }
         }
         if score >= self.cfg.alert_threshold {
             self.since_alert = Some(0);
+            self.alert_sign = sign;
         }
+        let excl = self.cfg.extra("excl", 0.0) as usize;
+        let incident = self.since_alert.is_some_and(|k| k < excl);
+        self.commit_all(incident);
         score.clamp(0.0, 1.0)
     }
 }
@@ -658,6 +823,53 @@ mod tests {
         // ...with it, the changed series has an alert more.
         let (c, x) = (after(&on, &clean), after(&on, &changed));
         assert!(x.len() > c.len(), "{c:?} {x:?}");
+    }
+
+    #[test]
+    fn seasonal_baseline_is_the_median_over_neighbouring_rows_of_past_days() {
+        // Six days of 5-minute rows, 0 except 10 at row 100 of every day. At row 100 of the
+        // seventh day the five past days' rows at that time are all 10 (median 10); with
+        // their neighbours, 5 of the 15 values are 10 (median 0). Row 101 and its
+        // neighbours: 0 without, 5 of 15 with (median 0 both).
+        let day = 288;
+        let t0 = 1_400_000_000;
+        let run = |jitter: f64| {
+            let mut d = Doppel::new(DoppelConfig {
+                seasonal_jitter: jitter,
+                ..DoppelConfig::default()
+            });
+            for i in 0..6 * day {
+                let x = if i % day == 100 { 10.0 } else { 0.0 };
+                d.update(t0 + 300 * i as i64, x);
+            }
+            let at = |row: i64| d.seasonal_baseline(t0 + 300 * (6 * day as i64 + row), 5);
+            (at(100), at(101))
+        };
+        assert_eq!(run(0.0), (Some(10.0), Some(0.0)));
+        assert_eq!(run(1.0), (Some(0.0), Some(0.0)));
+    }
+
+    #[test]
+    fn seasonal_neighbours_follow_the_usual_sampling_step_not_the_last_gap() {
+        // Six days of 5-minute rows, 0 except 10 at rows 97, 98, 102 and 103 of every day;
+        // then one row after a 15-minute gap. At row 100 of the seventh day the neighbours
+        // one usual step (5 minutes) either side are all 0; one last gap (15 minutes) either
+        // side would take rows 97 to 103, four of seven 10.
+        let day = 288;
+        let t0 = 1_400_000_000;
+        let mut d = Doppel::new(DoppelConfig::default());
+        for i in 0..6 * day {
+            let x = if [97, 98, 102, 103].contains(&(i % day)) {
+                10.0
+            } else {
+                0.0
+            };
+            d.update(t0 + 300 * i as i64, x);
+        }
+        d.update(t0 + 300 * (6 * day as i64 - 1) + 900, 0.0);
+        assert_eq!(d.step, 300);
+        let at = t0 + 300 * (6 * day as i64 + 100);
+        assert_eq!(d.seasonal_baseline(at, 5), Some(0.0));
     }
 
     #[test]
