@@ -45,6 +45,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::rc::Rc;
 
 use doppel_model::cvss::Cvss;
 use doppel_model::{Peer, Privilege, Protocol, ServiceKind, Twin};
@@ -276,12 +277,17 @@ pub fn build(twin: &Twin, overlay: &Overlay, starts: &[Start]) -> AttackProblem 
     let mut b = Builder {
         net: &net,
         p: Problem::default(),
-        doors: Vec::new(),
+        doors: Rc::new(Vec::new()),
         reached: HashMap::new(),
         queue: Vec::new(),
         known: Vec::new(),
         classes: Classes::new(twin),
         door_class: Vec::new(),
+        door_host: Vec::new(),
+        doors_on: HashMap::new(),
+        groups: Vec::new(),
+        class_lists: HashMap::new(),
+        open_buf: Vec::new(),
         verdicts: HashMap::new(),
         cred_doors: HashMap::new(),
     };
@@ -327,24 +333,46 @@ struct Attempt<'a> {
 struct Builder<'n, 't> {
     net: &'n Net<'t>,
     p: AttackProblem,
-    doors: Vec<Door>,
+    doors: Rc<Vec<Door>>,
     /// Door index → positions (fact ids) whose flow to it passes, with the verdict summary and
     /// the rules that allowed it.
-    reached: HashMap<usize, Vec<(FactId, String, Vec<Fix>)>>,
+    reached: HashMap<usize, Vec<(FactId, Rc<Allowed>)>>,
     queue: Vec<FactId>,
     known: Vec<bool>,
     classes: Classes,
     /// Per door: the class of its host and the index of the service it aims at.
     door_class: Vec<(u32, Option<usize>)>,
-    /// Flow verdicts between classes: (source class, door host class, port, protocol,
-    /// service) → the summary and allowing rules when allowed.
-    verdicts: HashMap<VerdictKey, Option<Allowed>>,
+    /// Per door: the index of its host in the twin (`usize::MAX` for an unknown host).
+    door_host: Vec<usize>,
+    /// Host index → its doors, ascending.
+    doors_on: HashMap<usize, Vec<usize>>,
+    /// Doors grouped by what a flow's verdict from another host depends on: the door host's
+    /// class, the port, the protocol and the service (each group ascending, groups in order of
+    /// their first door).
+    groups: Vec<Vec<usize>>,
+    /// Source class → the doors open to its hosts (see [`ClassList`]).
+    class_lists: HashMap<u32, Rc<ClassList>>,
+    /// The open doors of the position being expanded (kept to reuse its allocation).
+    open_buf: Vec<(usize, Rc<Allowed>)>,
+    /// Verdicts (source class, group) of the groups a class list leaves unresolved.
+    verdicts: HashMap<(u32, usize), Option<Rc<Allowed>>>,
     /// Credential → the indices of the doors (logins, service accounts) it unlocks, ascending.
     cred_doors: HashMap<String, Vec<usize>>,
 }
 
-/// A flow verdict's key: source class, door host class, port, protocol, service.
-type VerdictKey = (u32, u32, u16, &'static str, Option<usize>);
+/// What the hosts of one class may open: every door of a group whose flow passes from a host
+/// of the class to another host, computed once per (class, group) from the first host of the
+/// class that needed it. A host's flows to its own doors never come from the list (local
+/// traffic passes no firewall), and groups lying wholly on that first host are left for the
+/// class's other hosts to evaluate.
+struct ClassList {
+    /// The host (twin index) the list was computed from.
+    host: usize,
+    /// Doors open to another host of the class, ascending, with the verdict.
+    allowed: Vec<(usize, Rc<Allowed>)>,
+    /// Groups all of whose doors are on `host`.
+    unresolved: Vec<usize>,
+}
 
 /// An allowed flow: its one-line summary and the rules that let it through.
 type Allowed = (String, Vec<(String, usize)>);
@@ -628,16 +656,30 @@ impl<'n, 't> Builder<'n, 't> {
                 self.cred_doors.entry(cred.clone()).or_default().push(i);
             }
         }
-        self.doors = doors;
+        self.door_host = doors
+            .iter()
+            .map(|d| twin.hosts.get_index_of(&d.host).unwrap_or(usize::MAX))
+            .collect();
+        let mut group_of: HashMap<(u32, u16, &'static str, Option<usize>), usize> = HashMap::new();
+        for (i, d) in doors.iter().enumerate() {
+            self.doors_on.entry(self.door_host[i]).or_default().push(i);
+            let (dc, svc) = self.door_class[i];
+            let next = self.groups.len();
+            let g = *group_of
+                .entry((dc, d.port, proto_str(d.proto), svc))
+                .or_insert(next);
+            if g == next {
+                self.groups.push(Vec::new());
+            }
+            self.groups[g].push(i);
+        }
+        self.doors = Rc::new(doors);
     }
 
     fn on_new(&mut self, f: FactId) {
         match self.p.get(f).clone() {
-            Fact::Origin { origin } => {
-                self.at_position(f, Src::Outside(origin), &origin.to_string())
-            }
+            Fact::Origin { origin } => self.at_position(f, Src::Outside(origin)),
             Fact::Exec { host, root: false } => {
-                let name = format!("host:{host}");
                 self.local_user(f, &host);
                 let src_host = self
                     .twin()
@@ -645,7 +687,7 @@ impl<'n, 't> Builder<'n, 't> {
                     .get_key_value(&host)
                     .map(|(k, _)| k.clone());
                 if let Some(h) = src_host {
-                    self.at_position(f, Src::Host(&h), &name);
+                    self.at_position(f, Src::Host(&h));
                 }
             }
             Fact::Exec { host, root: true } => self.local_root(f, &host),
@@ -655,95 +697,126 @@ impl<'n, 't> Builder<'n, 't> {
         }
     }
 
-    /// A new position: evaluate every door from it.
-    /// Whether the flow from `src` (of class `class`) to door `i` passes: the summary and the
-    /// allowing rules. Cached per class pair; a host's flow to itself is never cached.
-    fn verdict(&mut self, src: Src<'_>, class: Option<u32>, i: usize) -> Option<Allowed> {
+    /// Whether the flow from `src` to door `i` passes: the summary and the allowing rules.
+    fn eval(&self, src: Src<'_>, i: usize) -> Option<Allowed> {
         let door = &self.doors[i];
-        let eval = |net: &Net<'_>| {
-            let v = net.flow(
-                src,
-                &door.host,
-                door.port,
-                door.proto,
-                door.service.as_deref(),
-            );
-            v.allowed.then(|| {
-                let rules = v.allowing_rules().cloned().collect();
-                (v.summary(), rules)
-            })
-        };
-        let same_host = matches!(src, Src::Host(h) if h == door.host);
-        match class {
-            Some(c) if !same_host => {
-                let (dc, svc) = self.door_class[i];
-                let key = (c, dc, door.port, proto_str(door.proto), svc);
-                if let Some(v) = self.verdicts.get(&key) {
-                    return v.clone();
-                }
-                let v = eval(self.net);
-                self.verdicts.insert(key, v.clone());
-                v
-            }
-            _ => eval(self.net),
+        let v = self.net.flow(
+            src,
+            &door.host,
+            door.port,
+            door.proto,
+            door.service.as_deref(),
+        );
+        v.allowed.then(|| {
+            let rules = v.allowing_rules().cloned().collect();
+            (v.summary(), rules)
+        })
+    }
+
+    /// The class list of `class`, computed from host `hi` (named `h`) if it is new.
+    fn class_list(&mut self, class: u32, hi: usize, h: &str) -> Rc<ClassList> {
+        if let Some(l) = self.class_lists.get(&class) {
+            return Rc::clone(l);
         }
+        let mut allowed = Vec::new();
+        let mut unresolved = Vec::new();
+        for (g, doors) in self.groups.iter().enumerate() {
+            let Some(&rep) = doors.iter().find(|d| self.door_host[**d] != hi) else {
+                unresolved.push(g);
+                continue;
+            };
+            if let Some(a) = self.eval(Src::Host(h), rep) {
+                let a = Rc::new(a);
+                allowed.extend(doors.iter().map(|d| (*d, Rc::clone(&a))));
+            }
+        }
+        allowed.sort_unstable_by_key(|(d, _)| *d);
+        let list = Rc::new(ClassList {
+            host: hi,
+            allowed,
+            unresolved,
+        });
+        self.class_lists.insert(class, Rc::clone(&list));
+        list
+    }
+
+    /// Every door whose flow from `src` passes, ascending, with the verdict. From a host, the
+    /// verdicts come from its class's list (one per class and group), its own doors are local.
+    fn open_doors(&mut self, src: Src<'_>, out: &mut Vec<(usize, Rc<Allowed>)>) {
+        out.clear();
+        let host = match src {
+            Src::Host(h) => self.twin().hosts.get_index_of(h).map(|i| (i, h)),
+            Src::Outside(_) => None,
+        };
+        let Some((hi, h)) = host else {
+            out.extend(
+                (0..self.doors.len()).filter_map(|i| self.eval(src, i).map(|a| (i, Rc::new(a)))),
+            );
+            return;
+        };
+        let class = self.classes.of(self.net.twin, self.net, h);
+        let list = self.class_list(class, hi, h);
+        let mut extra: Vec<(usize, Rc<Allowed>)> = Vec::new();
+        for &i in self.doors_on.get(&hi).map(Vec::as_slice).unwrap_or(&[]) {
+            if let Some(a) = self.eval(src, i) {
+                extra.push((i, Rc::new(a)));
+            }
+        }
+        if list.host != hi {
+            for &g in &list.unresolved {
+                let v = match self.verdicts.get(&(class, g)) {
+                    Some(v) => v.clone(),
+                    None => {
+                        let v = self.eval(src, self.groups[g][0]).map(Rc::new);
+                        self.verdicts.insert((class, g), v.clone());
+                        v
+                    }
+                };
+                if let Some(a) = v {
+                    extra.extend(self.groups[g].iter().map(|d| (*d, Rc::clone(&a))));
+                }
+            }
+        }
+        extra.sort_unstable_by_key(|(d, _)| *d);
+        let mut extra = extra.into_iter().peekable();
+        for (d, a) in list
+            .allowed
+            .iter()
+            .filter(|(d, _)| self.door_host[*d] != hi)
+        {
+            while let Some(e) = extra.next_if(|e| e.0 < *d) {
+                out.push(e);
+            }
+            out.push((*d, Rc::clone(a)));
+        }
+        out.extend(extra);
     }
 
     /// A new position: evaluate every door from it. Of a service's ports, the first allowed
     /// one gives its input (the others would prove the same fact from the same position).
-    fn at_position(&mut self, pos: FactId, src: Src<'_>, src_name: &str) {
-        let class = match src {
-            Src::Host(h) => Some(self.classes.of(self.net.twin, self.net, h)),
-            Src::Outside(_) => None,
-        };
+    fn at_position(&mut self, pos: FactId, src: Src<'_>) {
+        let doors = Rc::clone(&self.doors);
+        let mut open = std::mem::take(&mut self.open_buf);
+        self.open_doors(src, &mut open);
         let mut inputs_done: std::collections::HashSet<usize> = std::collections::HashSet::new();
-        for i in 0..self.doors.len() {
-            let service_door = matches!(self.doors[i].kind, DoorKind::Service(_));
+        for (i, allowed) in open.drain(..) {
+            let door = &doors[i];
+            let service_door = matches!(door.kind, DoorKind::Service(_));
             if service_door
                 && let (_, Some(svc)) = self.door_class[i]
-                && inputs_done.contains(&svc)
+                && !inputs_done.insert(svc)
             {
                 continue;
             }
-            let Some((summary, rules)) = self.verdict(src, class, i) else {
-                continue;
-            };
-            if service_door && let (_, Some(svc)) = self.door_class[i] {
-                inputs_done.insert(svc);
-            }
-            let door = self.doors[i].clone();
-            let mut fixes: Vec<Fix> = rules
-                .into_iter()
-                .map(|(group, rule)| Fix::CloseRule { group, rule })
-                .collect();
-            let src_subnet = match src {
-                Src::Host(h) => self.twin().hosts.get(h).and_then(|h| h.subnet.clone()),
-                Src::Outside(_) => None,
-            };
-            if let Some(sn) = self
-                .twin()
-                .hosts
-                .get(&door.host)
-                .and_then(|h| h.subnet.clone())
-                && src_subnet.as_ref() != Some(&sn)
-            {
-                fixes.push(Fix::Isolate { subnet: sn });
-            }
-            let how = format!(
-                "{src_name} -> {}:{}/{}: {}",
-                door.host,
-                door.port,
-                proto_str(door.proto),
-                summary
-            );
             if !service_door {
                 self.reached
                     .entry(i)
                     .or_default()
-                    .push((pos, how.clone(), fixes.clone()));
+                    .push((pos, Rc::clone(&allowed)));
             }
             match &door.kind {
                 DoorKind::Service(s) => {
+                    let (how, fixes) = self.describe(pos, i, &allowed);
                     self.derive(
                         vec![pos],
                         vec![Fact::Input { service: s.clone() }],
@@ -758,7 +831,18 @@ impl<'n, 't> Builder<'n, 't> {
                     );
                 }
                 DoorKind::HostVuln(vi) => {
-                    let vi = vi.clone();
+                    // Described only when something is derived: most host ports a position
+                    // reaches need a credential the attacker does not hold (yet).
+                    let creds: Vec<(FactId, String)> = if vi.needs == Needs::Nothing {
+                        Vec::new()
+                    } else {
+                        let creds = self.known_creds_for(vi, &door.host);
+                        if creds.is_empty() {
+                            continue;
+                        }
+                        creds
+                    };
+                    let (how, fixes) = self.describe(pos, i, &allowed);
                     let at = Attempt {
                         pre: vec![pos],
                         host: &door.host,
@@ -767,17 +851,75 @@ impl<'n, 't> Builder<'n, 't> {
                         src,
                         data_of: None,
                     };
-                    self.exploit(at, &vi);
+                    if vi.needs == Needs::Nothing {
+                        self.exploit_with(at.clone(), vi, None);
+                    }
+                    for c in creds {
+                        self.exploit_with(at.clone(), vi, Some(c));
+                    }
                 }
                 DoorKind::Login { cred, .. } | DoorKind::CredService { cred, .. } => {
                     if let Some(c) = self.is_known(&Fact::Cred {
                         credential: cred.clone(),
                     }) {
-                        self.use_cred(c, pos, &door, how, fixes);
+                        let (how, fixes) = self.describe(pos, i, &allowed);
+                        self.use_cred(c, pos, door, how, fixes);
                     }
                 }
             }
         }
+        self.open_buf = open;
+    }
+
+    /// How position `pos` reaches door `i` in words, and the fixes that would stop the flow:
+    /// closing each allowing rule, and isolating the door's subnet when the flow enters it.
+    fn describe(&self, pos: FactId, i: usize, allowed: &Allowed) -> (String, Vec<Fix>) {
+        let door = &self.doors[i];
+        let (summary, rules) = allowed;
+        let (src_name, src_host) = match self.p.get(pos) {
+            Fact::Origin { origin } => (origin.to_string(), None),
+            Fact::Exec { host, .. } => (format!("host:{host}"), Some(host.as_str())),
+            other => (other.to_string(), None),
+        };
+        let src_subnet = src_host
+            .and_then(|h| self.twin().hosts.get(h))
+            .and_then(|h| h.subnet.as_ref());
+        let mut fixes: Vec<Fix> = rules
+            .iter()
+            .map(|(group, rule)| Fix::CloseRule {
+                group: group.clone(),
+                rule: *rule,
+            })
+            .collect();
+        if let Some(sn) = self
+            .twin()
+            .hosts
+            .get(&door.host)
+            .and_then(|h| h.subnet.as_ref())
+            && src_subnet != Some(sn)
+        {
+            fixes.push(Fix::Isolate { subnet: sn.clone() });
+        }
+        let how = format!(
+            "{src_name} -> {}:{}/{}: {summary}",
+            door.host,
+            door.port,
+            proto_str(door.proto),
+        );
+        (how, fixes)
+    }
+
+    /// The credentials in the attacker's hands that give the privileges `vi` needs on `host`.
+    fn known_creds_for(&self, vi: &VulnInfo, host: &str) -> Vec<(FactId, String)> {
+        self.creds_for(vi, host)
+            .into_iter()
+            .filter_map(|c| {
+                self.is_known(&Fact::Cred {
+                    credential: c.clone(),
+                })
+                .map(|f| (f, c))
+            })
+            .collect()
     }
 
     /// Credentials (not rotated) that give the privileges `vi` needs on the vulnerable
@@ -1135,9 +1277,10 @@ impl<'n, 't> Builder<'n, 't> {
             let Some(positions) = self.reached.get(&i).cloned() else {
                 continue;
             };
-            let door = self.doors[i].clone();
-            for (pos, how, fixes) in positions {
-                self.use_cred(f, pos, &door, how, fixes);
+            let doors = Rc::clone(&self.doors);
+            for (pos, allowed) in positions {
+                let (how, fixes) = self.describe(pos, i, &allowed);
+                self.use_cred(f, pos, &doors[i], how, fixes);
             }
         }
         // Vulnerabilities needing privileges this credential gives: host ports already
@@ -1160,7 +1303,8 @@ impl<'n, 't> Builder<'n, 't> {
                 continue;
             }
             let positions = self.reached.get(&i).cloned().unwrap_or_default();
-            for (pos, how, fixes) in positions {
+            for (pos, allowed) in positions {
+                let (how, fixes) = self.describe(pos, i, &allowed);
                 let src = match self.p.get(pos) {
                     Fact::Origin { origin } => Src::Outside(*origin),
                     _ => Src::Host(""),

@@ -486,6 +486,15 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
     /// The minimal sets of actions deriving `goal` from the initial facts (sorted action ids;
     /// no set contains another), at most `cap` of them; the flag says whether the enumeration
     /// was cut short.
+    ///
+    /// Depth first from the goal: a fact's proofs are, over its achievers, the unions of one
+    /// proof of each precondition, a fact already on the stack giving none (a proof must be
+    /// well founded). What a fact yields therefore depends on which facts are on the stack,
+    /// but only on those it explores that are: facts of its own strongly connected component
+    /// (a fact both below and above it). So a result is cached with the facts of its component
+    /// it explored and which of them were on the stack, and reused whenever the stack agrees
+    /// on those; a result that met no fact on the stack is kept for good. Without this cache a
+    /// fact inside a cycle would be recomputed on every visit, exponentially often.
     pub fn minimal_proofs(&self, goal: FactId, cap: usize) -> (Vec<Vec<ActId>>, bool) {
         let mut initial = vec![false; self.facts.len()];
         for &f in &self.initial {
@@ -495,39 +504,125 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
             initial,
             on_stack: vec![false; self.facts.len()],
             memo: HashMap::new(),
+            cyclic: HashMap::new(),
+            component: self.components(),
+            log: Vec::new(),
             cap,
             truncated: false,
         };
         let (proofs, _) = self.proofs(goal, &mut cx);
+        let proofs = proofs
+            .into_iter()
+            .map(|s| s.into_iter().map(|a| a as ActId).collect())
+            .collect();
         (proofs, cx.truncated)
     }
 
-    fn proofs(&self, fact: FactId, cx: &mut ProofCx) -> (Vec<Vec<ActId>>, bool) {
-        if cx.initial[fact] {
-            return (vec![Vec::new()], false);
+    /// The strongly connected components of the dependency graph (a fact depends on the
+    /// preconditions of its achievers), by Tarjan's algorithm without recursion: a component
+    /// number per fact.
+    fn components(&self) -> Vec<usize> {
+        const NONE: usize = usize::MAX;
+        let n = self.facts.len();
+        let succ: Vec<Vec<FactId>> = (0..n)
+            .map(|f| {
+                let mut v: Vec<FactId> = self.achievers[f]
+                    .iter()
+                    .flat_map(|a| self.actions[*a].pre.iter().copied())
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            })
+            .collect();
+        let mut index = vec![NONE; n];
+        let mut low = vec![0; n];
+        let mut on = vec![false; n];
+        let mut comp = vec![NONE; n];
+        let mut stack: Vec<FactId> = Vec::new();
+        let (mut next, mut count) = (0, 0);
+        for root in 0..n {
+            if index[root] != NONE {
+                continue;
+            }
+            index[root] = next;
+            low[root] = next;
+            next += 1;
+            stack.push(root);
+            on[root] = true;
+            let mut call: Vec<(FactId, usize)> = vec![(root, 0)];
+            while let Some(top) = call.last_mut() {
+                let v = top.0;
+                if let Some(&w) = succ[v].get(top.1) {
+                    top.1 += 1;
+                    if index[w] == NONE {
+                        index[w] = next;
+                        low[w] = next;
+                        next += 1;
+                        stack.push(w);
+                        on[w] = true;
+                        call.push((w, 0));
+                    } else if on[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                    continue;
+                }
+                call.pop();
+                if let Some(&(u, _)) = call.last() {
+                    low[u] = low[u].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    while let Some(w) = stack.pop() {
+                        on[w] = false;
+                        comp[w] = count;
+                        if w == v {
+                            break;
+                        }
+                    }
+                    count += 1;
+                }
+            }
         }
+        comp
+    }
+
+    fn proofs(&self, fact: FactId, cx: &mut ProofCx) -> (Vec<ProofSet>, bool) {
+        if cx.initial[fact] {
+            return (vec![ProofSet::new()], false);
+        }
+        cx.log.push(fact);
         if cx.on_stack[fact] {
             return (Vec::new(), true);
         }
         if let Some(p) = cx.memo.get(&fact) {
             return (p.clone(), false);
         }
+        if let Some(hit) = cx.cyclic.get(&fact).and_then(|entries| {
+            entries.iter().find(|e| {
+                e.explored
+                    .iter()
+                    .all(|&(f, on_stack)| cx.on_stack[f] == on_stack)
+            })
+        }) {
+            cx.truncated |= hit.truncated;
+            cx.log.extend(hit.explored.iter().map(|(f, _)| *f));
+            return (hit.proofs.clone(), true);
+        }
+        let start = cx.log.len();
+        let truncated_before = std::mem::replace(&mut cx.truncated, false);
         cx.on_stack[fact] = true;
         let mut tainted = false;
-        let mut out: Vec<Vec<ActId>> = Vec::new();
+        // One run per achiever, each already minimal and in order.
+        let mut runs: Vec<Vec<ProofSet>> = Vec::new();
         for &a in &self.achievers[fact] {
-            let mut partial: Vec<Vec<ActId>> = vec![vec![a]];
+            let mut partial: Vec<ProofSet> = vec![std::iter::once(a as u32).collect()];
             for &p in &self.actions[a].pre {
                 let (sub, t) = self.proofs(p, cx);
                 tainted |= t;
                 let mut next = Vec::new();
                 'outer: for x in &partial {
                     for y in &sub {
-                        let mut u = x.clone();
-                        u.extend(y.iter().copied());
-                        u.sort_unstable();
-                        u.dedup();
-                        next.push(u);
+                        next.push(union(x, y));
                         if next.len() >= cx.cap * 4 {
                             cx.truncated = true;
                             break 'outer;
@@ -539,19 +634,39 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
                     break;
                 }
             }
-            out.extend(partial);
+            runs.push(partial);
         }
         // The first `cap + 1` minimal sets (smallest first) are all that is kept, and whether
         // there were more: `minimal` keeps a set by looking only at the sets before it, so
-        // stopping there gives exactly the prefix of the full answer (linear, not quadratic,
-        // in the number of candidate sets).
-        let mut out = minimal(out, cx.cap.saturating_add(1));
+        // stopping there gives exactly the prefix of the full answer.
+        let mut out = minimal_of_runs(&runs, cx.cap.saturating_add(1));
         if out.len() > cx.cap {
             out.truncate(cx.cap);
             cx.truncated = true;
         }
         cx.on_stack[fact] = false;
-        if !tainted {
+        let truncated_here = cx.truncated;
+        cx.truncated |= truncated_before;
+        // What this fact explored of its own component (nothing else can be on the stack
+        // when it is called again); the log keeps only that, for the facts above it.
+        let component = cx.component[fact];
+        let mut explored: Vec<FactId> = cx.log[start..]
+            .iter()
+            .copied()
+            .filter(|f| cx.component[*f] == component)
+            .collect();
+        explored.sort_unstable();
+        explored.dedup();
+        cx.log.truncate(start);
+        cx.log.extend_from_slice(&explored);
+        if tainted {
+            let explored = explored.into_iter().map(|f| (f, cx.on_stack[f])).collect();
+            cx.cyclic.entry(fact).or_default().push(Cached {
+                explored,
+                proofs: out.clone(),
+                truncated: truncated_here,
+            });
+        } else {
             cx.memo.insert(fact, out.clone());
         }
         (out, tainted)
@@ -583,30 +698,130 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
 struct ProofCx {
     initial: Vec<bool>,
     on_stack: Vec<bool>,
-    memo: HashMap<FactId, Vec<Vec<ActId>>>,
+    /// Results that met no fact on the stack: valid whatever the stack.
+    memo: HashMap<FactId, Vec<ProofSet>>,
+    /// Results that met facts on the stack, each with the facts of its component it explored
+    /// and whether each was on the stack: valid when the stack agrees on all of them.
+    cyclic: HashMap<FactId, Vec<Cached>>,
+    /// Component number of each fact (see [`Problem::components`]).
+    component: Vec<usize>,
+    /// The facts visited below the frames on the stack, each frame's part reduced to its own
+    /// component when it returns.
+    log: Vec<FactId>,
     cap: usize,
     truncated: bool,
 }
 
-/// Removes duplicates and every set that strictly contains another; keeps at most `cap`,
-/// smallest first.
-fn minimal(mut sets: Vec<Vec<ActId>>, cap: usize) -> Vec<Vec<ActId>> {
-    sets.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
-    sets.dedup();
-    let mut out: Vec<Vec<ActId>> = Vec::new();
-    for s in sets {
-        if out.iter().any(|o| is_subset(o, &s)) {
-            continue;
-        }
-        out.push(s);
-        if out.len() >= cap {
-            break;
+struct Cached {
+    explored: Vec<(FactId, bool)>,
+    proofs: Vec<ProofSet>,
+    truncated: bool,
+}
+
+/// A set of actions (sorted ids) while proofs are enumerated: inline up to 14 actions, so the
+/// millions of sets a large graph makes cost no allocation each.
+type ProofSet = smallvec::SmallVec<[u32; 14]>;
+
+/// The union of two sorted sets of action ids, sorted.
+fn union(x: &[u32], y: &[u32]) -> ProofSet {
+    let mut out = ProofSet::with_capacity(x.len() + y.len());
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() && j < y.len() {
+        match x[i].cmp(&y[j]) {
+            Ordering::Less => {
+                out.push(x[i]);
+                i += 1;
+            }
+            Ordering::Greater => {
+                out.push(y[j]);
+                j += 1;
+            }
+            Ordering::Equal => {
+                out.push(x[i]);
+                i += 1;
+                j += 1;
+            }
         }
     }
+    out.extend_from_slice(&x[i..]);
+    out.extend_from_slice(&y[j..]);
     out
 }
 
-fn is_subset(small: &[ActId], big: &[ActId]) -> bool {
+/// Keeps the sets of a list ordered smallest first (by size, then lexicographically) that
+/// contain no set kept before them (so no duplicates and no strict supersets), at most `cap`
+/// of them; a 64-bit signature per kept set rejects most subset tests at once.
+struct Keeper {
+    out: Vec<ProofSet>,
+    signatures: Vec<u64>,
+    cap: usize,
+}
+
+impl Keeper {
+    fn new(cap: usize) -> Keeper {
+        Keeper {
+            out: Vec::new(),
+            signatures: Vec::new(),
+            cap,
+        }
+    }
+
+    /// Offers the next set in order; false once `cap` sets are kept.
+    fn offer(&mut self, s: &[u32]) -> bool {
+        let sig = s.iter().fold(0u64, |acc, x| acc | 1 << (x % 64));
+        // A kept set is never larger than `s`, so a duplicate of it is caught here too.
+        let covered = self
+            .out
+            .iter()
+            .zip(&self.signatures)
+            .any(|(o, os)| os & !sig == 0 && is_subset(o, s));
+        if !covered {
+            self.out.push(s.into());
+            self.signatures.push(sig);
+        }
+        self.out.len() < self.cap
+    }
+}
+
+/// Removes duplicates and every set that strictly contains another; keeps at most `cap`,
+/// smallest first (by size, then lexicographically).
+fn minimal(sets: Vec<ProofSet>, cap: usize) -> Vec<ProofSet> {
+    let mut sorted: Vec<(usize, &[u32])> = sets.iter().map(|s| (s.len(), &s[..])).collect();
+    sorted.sort_unstable();
+    let mut keep = Keeper::new(cap);
+    for (_, s) in sorted {
+        if !keep.offer(s) {
+            break;
+        }
+    }
+    keep.out
+}
+
+/// [`minimal`] of the concatenation of `runs`, each already in order: merged through a heap
+/// of the runs' heads, so only as many sets are ordered as are looked at.
+fn minimal_of_runs(runs: &[Vec<ProofSet>], cap: usize) -> Vec<ProofSet> {
+    type Head<'a> = std::cmp::Reverse<(usize, &'a [u32], usize, usize)>;
+    let mut heap: BinaryHeap<Head<'_>> = runs
+        .iter()
+        .enumerate()
+        .filter_map(|(r, run)| {
+            run.first()
+                .map(|s| std::cmp::Reverse((s.len(), &s[..], r, 0)))
+        })
+        .collect();
+    let mut keep = Keeper::new(cap);
+    while let Some(std::cmp::Reverse((_, s, r, i))) = heap.pop() {
+        if !keep.offer(s) {
+            break;
+        }
+        if let Some(next) = runs[r].get(i + 1) {
+            heap.push(std::cmp::Reverse((next.len(), &next[..], r, i + 1)));
+        }
+    }
+    keep.out
+}
+
+fn is_subset(small: &[u32], big: &[u32]) -> bool {
     small.iter().all(|x| big.binary_search(x).is_ok())
 }
 
@@ -657,5 +872,121 @@ mod tests {
         p.initial.push(a);
         assert_eq!(p.plan(&[z], 10), Err(PlanError::Unreachable));
         assert!(!p.closure()[z]);
+    }
+
+    /// A random AND/OR graph with cycles: `facts` facts (fact 0 initial), `actions` actions of
+    /// one to three preconditions and one or two effects.
+    fn random_problem(
+        rng: &mut rand_xoshiro::Xoshiro256PlusPlus,
+        facts: usize,
+        actions: usize,
+    ) -> Problem<usize, ()> {
+        use rand::RngExt;
+        let mut p = Problem::default();
+        for f in 0..facts {
+            p.fact(f);
+        }
+        p.initial.push(0);
+        for _ in 0..actions {
+            let pre: Vec<FactId> = (0..rng.random_range(1..=3))
+                .map(|_| rng.random_range(0..facts))
+                .collect();
+            let add: Vec<FactId> = (0..rng.random_range(1..=2))
+                .map(|_| rng.random_range(1..facts))
+                .collect();
+            p.add_action(pre, add, 1.0, ());
+        }
+        p
+    }
+
+    /// The definition, by brute force: the sets of actions whose closure holds `goal` and none
+    /// of whose proper subsets' does, smallest first.
+    fn minimal_proofs_by_definition(p: &Problem<usize, ()>, goal: FactId) -> Vec<Vec<ActId>> {
+        let n = p.actions.len();
+        let mut proving: Vec<Vec<ActId>> = (0u32..1 << n)
+            .map(|mask| (0..n).filter(|a| mask >> a & 1 == 1).collect::<Vec<_>>())
+            .filter(|set: &Vec<ActId>| p.closure_from(&p.initial, |a| set.contains(&a))[goal])
+            .collect();
+        proving.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+        let mut out: Vec<Vec<ActId>> = Vec::new();
+        for s in proving {
+            if !out.iter().any(|o| o.iter().all(|x| s.contains(x))) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn minimal_proofs_match_the_definition_on_random_cyclic_graphs() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+        let (mut cyclic, mut nonempty) = (0, 0);
+        for _ in 0..400 {
+            let facts = rng.random_range(3..7);
+            let actions = rng.random_range(2..11);
+            let p = random_problem(&mut rng, facts, actions);
+            if p.components().iter().enumerate().any(|(f, c)| {
+                p.components()
+                    .iter()
+                    .enumerate()
+                    .any(|(g, d)| g != f && c == d)
+            }) {
+                cyclic += 1;
+            }
+            for goal in 1..facts {
+                let expected = minimal_proofs_by_definition(&p, goal);
+                let (got, truncated) = p.minimal_proofs(goal, 1000);
+                assert!(!truncated);
+                assert_eq!(got, expected, "goal {goal} of {:?}", p.actions);
+                nonempty += usize::from(!got.is_empty());
+            }
+        }
+        // The sample must exercise cycles and goals with proofs, or it proves little.
+        assert!(cyclic > 50, "{cyclic} cyclic graphs");
+        assert!(nonempty > 300, "{nonempty} goals with proofs");
+    }
+
+    #[test]
+    fn minimal_and_merged_runs_match_the_definition() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+        for _ in 0..300 {
+            let runs: Vec<Vec<ProofSet>> = (0..rng.random_range(0..6))
+                .map(|_| {
+                    let sets: Vec<ProofSet> = (0..rng.random_range(0..12))
+                        .map(|_| {
+                            let mut s: Vec<u32> = (0..rng.random_range(0..5))
+                                .map(|_| rng.random_range(0..90))
+                                .collect();
+                            s.sort_unstable();
+                            s.dedup();
+                            s.into_iter().collect()
+                        })
+                        .collect();
+                    minimal(sets, usize::MAX)
+                })
+                .collect();
+            let all: Vec<Vec<u32>> = runs.iter().flatten().map(|s| s.to_vec()).collect();
+            let cap = rng.random_range(1..8);
+            // The definition: sort, then keep each set no kept set is a subset of.
+            let mut sorted = all.clone();
+            sorted.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+            let mut expected: Vec<Vec<u32>> = Vec::new();
+            for s in sorted {
+                if expected.len() < cap && !expected.iter().any(|o| o.iter().all(|x| s.contains(x)))
+                {
+                    expected.push(s);
+                }
+            }
+            let flat: Vec<ProofSet> = all.iter().map(|s| s.iter().copied().collect()).collect();
+            let got: Vec<Vec<u32>> = minimal(flat, cap).iter().map(|s| s.to_vec()).collect();
+            assert_eq!(got, expected);
+            let merged: Vec<Vec<u32>> = minimal_of_runs(&runs, cap)
+                .iter()
+                .map(|s| s.to_vec())
+                .collect();
+            assert_eq!(merged, expected);
+        }
     }
 }
