@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use doppel_model::{Kind, Peer, Twin};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::graph::{self, AttackProblem, Fact, Fix, Start};
@@ -391,8 +392,13 @@ pub fn attack(
                 .then(a.action.cmp(&b.action))
         });
     };
-    let mut single_fixes: Vec<Mitigation> =
-        candidates.iter().map(|f| evaluate(&base, f, n)).collect();
+    // Each fix is verified by rebuilding the graph with it: independent, so in parallel (the
+    // results are collected in the candidates' order, whatever the number of threads).
+    let evaluated: Vec<Mitigation> = candidates
+        .par_iter()
+        .map(|f| evaluate(&base, f, n))
+        .collect();
+    let mut single_fixes = evaluated.clone();
     rank(&mut single_fixes);
     // The cheapest set: solve the hitting set of the paths' fixes, apply it, recompute; paths
     // that appear once others are cut join the instance and it is solved again.
@@ -426,9 +432,17 @@ pub fn attack(
             break;
         }
     }
+    // The chosen fixes alone, as verified above (or now, for fixes only later rounds found).
     let mut mitigations: Vec<Mitigation> = chosen
-        .iter()
-        .map(|&i| evaluate(&base, &universe[i], n))
+        .par_iter()
+        .map(|&i| {
+            let fix = &universe[i];
+            evaluated
+                .iter()
+                .find(|m| &m.fix == fix)
+                .cloned()
+                .unwrap_or_else(|| evaluate(&base, fix, n))
+        })
         .collect();
     mitigations.sort_by(|a, b| {
         (b.paths_cut as f64 / b.cost)

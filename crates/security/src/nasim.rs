@@ -89,8 +89,11 @@ pub struct NasimHost {
     pub processes: Vec<String>,
     /// Inbound deny list: source address → denied services.
     pub deny: BTreeMap<Addr, Vec<String>>,
-    /// Value when sensitive.
+    /// Value when sensitive (a goal), else the host configuration's `value` (NASim's reward
+    /// for first gaining root there: negative on a honeypot), else 0.
     pub value: f64,
+    /// Whether the host is listed in `sensitive_hosts` (root on it is a goal).
+    pub sensitive: bool,
 }
 
 /// A scenario.
@@ -228,15 +231,17 @@ fn techniques(doc: &YamlOwned, section: &str, needs: &str) -> Result<Vec<Techniq
         let path = format!("{section}.{name}");
         let needs_v = scalar_str(get(t, needs, &path)?)
             .ok_or_else(|| err(format!("{path}.{needs}"), "expected a name"))?;
-        let os = scalar_str(get(t, "os", &path)?).filter(|o| o != "None");
+        // NASim reads `None` in any case (or a YAML null) as "any OS".
+        let os = scalar_str(get(t, "os", &path)?).filter(|o| !o.eq_ignore_ascii_case("none"));
+        // Access levels by name or by NASim's numbers (1 user, 2 root).
         let access = scalar_str(get(t, "access", &path)?).unwrap_or_default();
         let root = match access.as_str() {
-            "root" => true,
-            "user" => false,
+            "root" | "2" => true,
+            "user" | "1" => false,
             other => {
                 return Err(err(
                     format!("{path}.access"),
-                    format!("expected `user` or `root`, found `{other}`"),
+                    format!("expected `user` or `root` (or 1 or 2), found `{other}`"),
                 ));
             }
         };
@@ -338,13 +343,32 @@ pub fn parse(text: &str) -> Result<Scenario, NasimError> {
                 deny.insert(a, strings(list, &format!("{path}.firewall.{src}"))?);
             }
         }
+        // A host's own `value` (optional; a sensitive host's must match its listed one).
+        let own_value = match get(v, "value", &path) {
+            Ok(y) => Some(
+                num(y)
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| err(format!("{path}.value"), "expected a number"))?,
+            ),
+            Err(_) => None,
+        };
+        let listed = sensitive.get(&addr).copied();
+        if let (Some(own), Some(listed)) = (own_value, listed)
+            && (own - listed).abs() > 1e-9
+        {
+            return Err(err(
+                format!("{path}.value"),
+                format!("{own} differs from the value {listed} in `sensitive_hosts`"),
+            ));
+        }
         hosts.push(NasimHost {
             addr,
             os: scalar_str(get(v, "os", &path)?).unwrap_or_default(),
             services: strings(get(v, "services", &path)?, &format!("{path}.services"))?,
             processes: strings(get(v, "processes", &path)?, &format!("{path}.processes"))?,
             deny,
-            value: sensitive.get(&addr).copied().unwrap_or(0.0),
+            value: listed.or(own_value).unwrap_or(0.0),
+            sensitive: listed.is_some(),
         });
     }
     hosts.sort_by_key(|h| h.addr);
@@ -453,7 +477,22 @@ impl Scenario {
 
     /// Total value of the sensitive hosts.
     pub fn total_value(&self) -> f64 {
-        self.hosts.iter().map(|h| h.value).sum()
+        self.hosts
+            .iter()
+            .filter(|h| h.sensitive)
+            .map(|h| h.value)
+            .sum()
+    }
+
+    /// What first gaining root on `h` costs beyond the action itself: the loss a host of
+    /// negative value (a honeypot) brings (NASim pays a host's value once, on root). Positive
+    /// values of hosts that are not goals are not sought (costs stay ≥ 0).
+    fn root_penalty(h: &NasimHost) -> f64 {
+        if h.sensitive {
+            0.0
+        } else {
+            (-h.value).max(0.0)
+        }
     }
 
     /// Builds the planning problem.
@@ -522,18 +561,26 @@ impl Scenario {
                     p.fact(NFact::Perm(t.addr, e.needs.clone())),
                     p.fact(NFact::Traffic(t.addr, e.needs.clone())),
                 ];
-                let add = if e.root { vec![root, user] } else { vec![user] };
-                p.add_action(pre, add, e.cost, PathAction::Use(e.name.clone(), t.addr));
+                let (add, cost) = if e.root {
+                    (vec![root, user], e.cost + Self::root_penalty(t))
+                } else {
+                    (vec![user], e.cost)
+                };
+                p.add_action(pre, add, cost, PathAction::Use(e.name.clone(), t.addr));
             }
             for e in &self.escalations {
                 if !t.processes.contains(&e.needs) || !os_ok(e, t) {
                     continue;
                 }
-                let add = if e.root { vec![root, user] } else { vec![user] };
+                let (add, cost) = if e.root {
+                    (vec![root, user], e.cost + Self::root_penalty(t))
+                } else {
+                    (vec![user], e.cost)
+                };
                 p.add_action(
                     vec![user],
                     add,
-                    e.cost,
+                    cost,
                     PathAction::Use(e.name.clone(), t.addr),
                 );
             }
@@ -553,7 +600,7 @@ impl Scenario {
         let goals = self
             .hosts
             .iter()
-            .filter(|h| h.value > 0.0)
+            .filter(|h| h.sensitive)
             .map(|h| p.fact(NFact::Root(h.addr)))
             .collect();
         NasimProblem { problem: p, goals }

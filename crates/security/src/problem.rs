@@ -619,6 +619,14 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
             for &p in &self.actions[a].pre {
                 let (sub, t) = self.proofs(p, cx);
                 tainted |= t;
+                // Both lists are antichains; the unions of one set with each set of an
+                // antichain disjoint from it are one too (all distinct, none inside another),
+                // so they need ordering but no subset tests.
+                let antichain = match (&partial[..], &sub[..]) {
+                    ([x], ys) => ys.iter().all(|y| disjoint(x, y)),
+                    (xs, [y]) => xs.iter().all(|x| disjoint(x, y)),
+                    _ => false,
+                };
                 let mut next = Vec::new();
                 'outer: for x in &partial {
                     for y in &sub {
@@ -629,7 +637,12 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
                         }
                     }
                 }
-                partial = minimal(next, cx.cap * 4);
+                partial = if antichain {
+                    next.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+                    next
+                } else {
+                    minimal(next, cx.cap * 4)
+                };
                 if partial.is_empty() {
                     break;
                 }
@@ -724,7 +737,8 @@ type ProofSet = smallvec::SmallVec<[u32; 14]>;
 
 /// The union of two sorted sets of action ids, sorted.
 fn union(x: &[u32], y: &[u32]) -> ProofSet {
-    let mut out = ProofSet::with_capacity(x.len() + y.len());
+    // No capacity up front: the sets overlap, and a union that fits stays inline.
+    let mut out = ProofSet::new();
     let (mut i, mut j) = (0, 0);
     while i < x.len() && j < y.len() {
         match x[i].cmp(&y[j]) {
@@ -769,12 +783,21 @@ impl Keeper {
     /// Offers the next set in order; false once `cap` sets are kept.
     fn offer(&mut self, s: &[u32]) -> bool {
         let sig = s.iter().fold(0u64, |acc, x| acc | 1 << (x % 64));
-        // A kept set is never larger than `s`, so a duplicate of it is caught here too.
-        let covered = self
-            .out
-            .iter()
-            .zip(&self.signatures)
-            .any(|(o, os)| os & !sig == 0 && is_subset(o, s));
+        // A kept set is never larger than `s`, so a duplicate of it is caught here too. The
+        // signatures are scanned in blocks without branches; only a block with a candidate
+        // is looked at set by set.
+        let mut covered = false;
+        for (b, block) in self.signatures.chunks(8).enumerate() {
+            if block.iter().fold(false, |hit, os| hit | (os & !sig == 0)) {
+                covered = block
+                    .iter()
+                    .enumerate()
+                    .any(|(k, os)| os & !sig == 0 && is_subset(&self.out[b * 8 + k], s));
+                if covered {
+                    break;
+                }
+            }
+        }
         if !covered {
             self.out.push(s.into());
             self.signatures.push(sig);
@@ -819,6 +842,19 @@ fn minimal_of_runs(runs: &[Vec<ProofSet>], cap: usize) -> Vec<ProofSet> {
         }
     }
     keep.out
+}
+
+/// Whether two sorted sets have no element in common.
+fn disjoint(x: &[u32], y: &[u32]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() && j < y.len() {
+        match x[i].cmp(&y[j]) {
+            Ordering::Less => i += 1,
+            Ordering::Greater => j += 1,
+            Ordering::Equal => return false,
+        }
+    }
+    true
 }
 
 fn is_subset(small: &[u32], big: &[u32]) -> bool {

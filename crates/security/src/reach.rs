@@ -562,7 +562,9 @@ impl<'t> Net<'t> {
                 Src::Host(_) => reasons.push(Reason {
                     check: "ingress",
                     pass: true,
-                    detail: format!("host {dst} has no security group (no firewall)"),
+                    // Not naming the host: the attack graph shares this verdict among the
+                    // hosts of one class (`graph.rs`), and each step names its own.
+                    detail: "the destination has no security group (no firewall)".to_owned(),
                     rule: None,
                 }),
             },

@@ -112,3 +112,100 @@ fn broken_scenarios_are_errors_not_panics() {
         "exploits.e_ssh.prob: a probability is at most 1"
     );
 }
+
+/// A scenario written for this test (not one of NASim's): the sensitive host (2, 0) is
+/// reached from either host of the public subnet 1. On (1, 0) a cheap exploit (cost 1) gives
+/// `ACCESS`; on (1, 1) only an expensive one (cost 3) gives user. (1, 0) has value -100.
+fn honeypot(access: &str) -> nasim::Scenario {
+    let text = format!(
+        "subnets: [2, 1]
+topology: [[1, 1, 0], [1, 1, 1], [0, 1, 1]]
+sensitive_hosts:
+  (2, 0): 100
+os: [linux]
+services: [http, ssh]
+processes: [tomcat]
+exploits:
+  e_http:
+    service: http
+    os: NONE
+    prob: 0.9
+    cost: 1
+    access: {access}
+  e_ssh:
+    service: ssh
+    os: linux
+    prob: 0.9
+    cost: 3
+    access: 1
+privilege_escalation:
+  pe_tomcat:
+    process: tomcat
+    os: linux
+    prob: 1.0
+    cost: 1
+    access: 2
+service_scan_cost: 1
+os_scan_cost: 1
+subnet_scan_cost: 1
+process_scan_cost: 1
+host_configurations:
+  (1, 0):
+    os: linux
+    services: [http]
+    processes: []
+    value: -100
+  (1, 1):
+    os: linux
+    services: [ssh]
+    processes: []
+  (2, 0):
+    os: linux
+    services: [ssh]
+    processes: [tomcat]
+    value: 100
+firewall:
+  (0, 1): [http, ssh]
+  (1, 0): []
+  (1, 2): [ssh]
+  (2, 1): []
+"
+    );
+    nasim::parse(&text).unwrap()
+}
+
+#[test]
+fn a_honeypot_costs_its_value_when_rooted_and_nothing_otherwise() {
+    // User access on the honeypot earns no (negative) value in NASim: the cheap way in is
+    // taken. 1 (e_http) + 1 (scan) + 3 (e_ssh on (2, 0)) + 1 (pe_tomcat) = 6, score 94.
+    let sol = nasim::solve(&honeypot("user"), 10_000).unwrap();
+    assert_eq!(sol.cost, 6.0, "{:?}", sol.actions);
+    assert_eq!(sol.score, 94.0);
+    assert!(sol.actions.iter().any(|a| a.to_string().contains("e_http")));
+    // Root on it would cost 100: the expensive exploit of (1, 1) is cheaper.
+    // 3 (e_ssh on (1, 1)) + 1 + 3 + 1 = 8, score 92.
+    let sol = nasim::solve(&honeypot("root"), 10_000).unwrap();
+    assert_eq!(sol.cost, 8.0, "{:?}", sol.actions);
+    assert_eq!(sol.score, 92.0);
+    assert!(!sol.actions.iter().any(|a| a.to_string().contains("e_http")));
+}
+
+#[test]
+fn a_sensitive_hosts_own_value_must_match_its_listed_one() {
+    let s = nasim::parse(
+        &std::fs::read_to_string(format!(
+            "{}/test_data/nasim/tiny.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+        .replace(
+            "  (2, 0):\n    os: linux",
+            "  (2, 0):\n    value: 5\n    os: linux",
+        ),
+    );
+    let e = s.unwrap_err().to_string();
+    assert!(
+        e.contains("host_configurations.(2, 0).value") && e.contains("differs"),
+        "{e}"
+    );
+}
