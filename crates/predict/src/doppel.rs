@@ -521,11 +521,13 @@ impl Detector for Doppel {
             }
             if self.day_recent.len() == s2 {
                 let m = self.day_recent.iter().sum::<f64>() / s2 as f64;
-                // Means of overlapping windows move together: until the view has seen as
-                // many of them as rows it averages, their spread (and largest z) is not yet
-                // known, so it is remembered, not counted (`dmin` scales this).
+                // Means of overlapping windows move together, so the first ones have almost
+                // no spread and their z's are huge: they are remembered, not counted, until
+                // the view has seen a fifth as many means as rows it averages (60 of 300;
+                // `dmin` is the fraction). Counted from the first mean the view raised false
+                // alerts on the demo twin; from 30 to 100 means NAB scores the same.
                 let enough =
-                    self.day_shift.zs.len() as f64 >= self.cfg.extra("dmin", 1.0) * s2 as f64;
+                    self.day_shift.zs.len() as f64 >= self.cfg.extra("dmin", 0.2) * s2 as f64;
                 if let Some(z) = self.day_shift.z_then_push(m) {
                     let r = self.day_shift.calibrate(z, &cs);
                     if enough {
