@@ -377,8 +377,8 @@ struct ClassList {
 /// An allowed flow: its one-line summary and the rules that let it through.
 type Allowed = (String, Vec<(String, usize)>);
 
-/// Hosts grouped by everything a flow's verdict can depend on, so the verdict between two
-/// hosts is computed once per pair of classes: subnet, zone, cluster, security groups (its own
+/// Hosts grouped by everything a flow's verdict can depend on, so a verdict is computed once
+/// per source class and group of doors (see [`ClassList`]): subnet, zone, cluster, security groups (its own
 /// and its services'), tags (its own and its services'), the services on it, its name when a
 /// peer names it (or an instance on it), and which CIDR peers of the twin contain its
 /// addresses. Two hosts of one class are indistinguishable to every rule, policy and route.

@@ -612,9 +612,11 @@ impl Scenario {
 pub struct Solution {
     /// The plan's actions in order.
     pub actions: Vec<PathAction>,
-    /// Its cost.
+    /// Its cost: the actions', plus the value lost on every honeypot (a host of negative
+    /// value) it gains root on.
     pub cost: f64,
-    /// NASim's score: total sensitive value minus cost.
+    /// NASim's score: total sensitive value minus cost (hosts of positive value that are not
+    /// goals are not sought, so their reward is not counted).
     pub score: f64,
     /// Search nodes expanded.
     pub expanded: usize,

@@ -20,6 +20,9 @@ pub type FactId = usize;
 /// Index of an action.
 pub type ActId = usize;
 
+/// Stack reserved for the proof enumeration's thread (see [`Problem::minimal_proofs`]).
+pub const PROOF_STACK_BYTES: usize = 1 << 30;
+
 /// An action: needs every `pre`, adds every `add`, costs `cost` (≥ 0).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Act<L> {
@@ -144,6 +147,9 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
     /// Adds an action and returns its id.
     pub fn add_action(&mut self, pre: Vec<FactId>, add: Vec<FactId>, cost: f64, label: L) -> ActId {
         let id = self.actions.len();
+        // Proof enumeration holds action ids as `u32` (a graph of 4 billion actions would not
+        // fit in memory first).
+        debug_assert!(u32::try_from(id).is_ok(), "too many actions");
         for &f in &add {
             self.achievers[f].push(id);
         }
@@ -495,7 +501,32 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
     /// it explored and which of them were on the stack, and reused whenever the stack agrees
     /// on those; a result that met no fact on the stack is kept for good. Without this cache a
     /// fact inside a cycle would be recomputed on every visit, exponentially often.
-    pub fn minimal_proofs(&self, goal: FactId, cap: usize) -> (Vec<Vec<ActId>>, bool) {
+    ///
+    /// The search recurses once per fact along a chain (one lateral movement after another),
+    /// so it runs on a thread of its own with a stack of [`PROOF_STACK_BYTES`] (reserved, and
+    /// used only as deep as it goes): an ordinary thread's 2 to 8 MiB would overflow on a
+    /// large flat estate.
+    pub fn minimal_proofs(&self, goal: FactId, cap: usize) -> (Vec<Vec<ActId>>, bool)
+    where
+        F: Sync,
+        L: Sync,
+    {
+        std::thread::scope(|scope| {
+            match std::thread::Builder::new()
+                .name("minimal-proofs".into())
+                .stack_size(PROOF_STACK_BYTES)
+                .spawn_scoped(scope, || self.minimal_proofs_here(goal, cap))
+            {
+                Ok(worker) => worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: search on this one.
+                Err(_) => self.minimal_proofs_here(goal, cap),
+            }
+        })
+    }
+
+    fn minimal_proofs_here(&self, goal: FactId, cap: usize) -> (Vec<Vec<ActId>>, bool) {
         let mut initial = vec![false; self.facts.len()];
         for &f in &self.initial {
             initial[f] = true;
@@ -631,7 +662,7 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
                 'outer: for x in &partial {
                     for y in &sub {
                         next.push(union(x, y));
-                        if next.len() >= cx.cap * 4 {
+                        if next.len() >= cx.cap.saturating_mul(4) {
                             cx.truncated = true;
                             break 'outer;
                         }
@@ -641,7 +672,7 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
                     next.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
                     next
                 } else {
-                    minimal(next, cx.cap * 4)
+                    minimal(next, cx.cap.saturating_mul(4))
                 };
                 if partial.is_empty() {
                     break;
@@ -1024,5 +1055,27 @@ mod tests {
                 .collect();
             assert_eq!(merged, expected);
         }
+    }
+
+    #[test]
+    fn a_deep_chain_does_not_overflow_the_stack() {
+        // Fact i is given by the initial fact directly, or by fact i + 1: the search goes
+        // 200,000 facts deep (each a frame) before it meets the end of the chain. A test
+        // thread's 2 MiB stack would overflow without the enumeration's own thread.
+        let n = 200_000;
+        let mut p: Problem<usize, ()> = Problem::default();
+        let start = p.fact(n + 1);
+        p.initial.push(start);
+        let facts: Vec<FactId> = (0..=n).map(|i| p.fact(i)).collect();
+        let direct: Vec<ActId> = (0..n)
+            .map(|i| p.add_action(vec![start], vec![facts[i]], 1.0, ()))
+            .collect();
+        for i in 0..n {
+            p.add_action(vec![facts[i + 1]], vec![facts[i]], 1.0, ());
+        }
+        let (proofs, truncated) = p.minimal_proofs(facts[0], 1);
+        assert_eq!(proofs, vec![vec![direct[0]]]);
+        // Fact 0 has a second minimal proof (through fact 1), beyond the cap of 1.
+        assert!(truncated);
     }
 }
