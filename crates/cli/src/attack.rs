@@ -244,7 +244,13 @@ fn run_nasim(
     let scenario = match nasim::parse(&text) {
         Ok(s) => s,
         Err(e) => {
-            writeln!(std::io::stderr().lock(), "{}: {e}", path.display())?;
+            // `FILE:LINE:COL: field: message` when the field was found in the text.
+            let sep = if matches!(e, nasim::NasimError::Field { at: Some(_), .. }) {
+                ":"
+            } else {
+                ": "
+            };
+            writeln!(std::io::stderr().lock(), "{}{sep}{e}", path.display())?;
             return Ok(ExitCode::from(1));
         }
     };

@@ -165,3 +165,30 @@ fn a_trivy_scan_adds_image_vulnerabilities() {
     assert_eq!(code, 1);
     assert!(err.contains("truncated.json:29:"), "{err}");
 }
+
+#[test]
+fn a_nasim_scenario_is_solved_and_a_bad_one_named_by_file_line_and_field() {
+    let (code, out, err) = doppel(&[
+        "attack",
+        "--nasim",
+        "crates/security/test_data/nasim/tiny.yaml",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // Six actions of cost 1 (the header's optimal path), score 200 − 6.
+    assert!(out.contains("cheapest plan (cost 6, score 194)"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let tiny =
+        std::fs::read_to_string(common::repo().join("crates/security/test_data/nasim/tiny.yaml"))
+            .unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        tiny.replace("prob: 0.8", "prob: 8"),
+    )
+    .unwrap();
+    let (code, _, err) = common::doppel_in(dir.path(), &["attack", "--nasim", "bad.yaml"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err.trim(),
+        "bad.yaml:34:5: exploits.e_ssh.prob: a probability is at most 1"
+    );
+}

@@ -40,8 +40,10 @@ pub enum NasimError {
     #[error("{0}")]
     Yaml(String),
     /// A field is missing or has the wrong shape.
-    #[error("{path}: {message}")]
+    #[error("{}{path}: {message}", at.map_or_else(String::new, |(l, c)| format!("{l}:{c}: ")))]
     Field {
+        /// Line and column (1-based) of the field, or of the nearest enclosing one present.
+        at: Option<(usize, usize)>,
         /// Where, e.g. `exploits.e_ssh.cost`.
         path: String,
         /// What is wrong.
@@ -51,9 +53,49 @@ pub enum NasimError {
 
 fn err(path: impl Into<String>, message: impl Into<String>) -> NasimError {
     NasimError::Field {
+        at: None,
         path: path.into(),
         message: message.into(),
     }
+}
+
+/// Where a dotted field path (`host_configurations.(2, 0).value`, `subnets[1]`) lies in block
+/// YAML text, as NASim's files are written: each key is looked for below the one before it
+/// (deeper indented, before its block ends). A key that is not there (a missing field)
+/// gives the position of the deepest one found.
+fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found: Option<(usize, usize)> = None;
+    let (mut from, mut parent_indent): (usize, Option<usize>) = (0, None);
+    for seg in path.split('.') {
+        let key = seg.split('[').next().unwrap_or(seg).trim();
+        if key.is_empty() || key == "(document)" {
+            break;
+        }
+        let mut hit = None;
+        for (i, line) in lines.iter().enumerate().skip(from) {
+            let body = line.trim_start();
+            if body.is_empty() || body.starts_with('#') {
+                continue;
+            }
+            let indent = line.len() - body.len();
+            if parent_indent.is_some_and(|p| indent <= p) {
+                break;
+            }
+            if body
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with(':'))
+            {
+                hit = Some((i, indent));
+                break;
+            }
+        }
+        let Some((i, indent)) = hit else { break };
+        found = Some((i + 1, indent + 1));
+        from = i + 1;
+        parent_indent = Some(indent);
+    }
+    found
 }
 
 /// A host address `(subnet, index)`.
@@ -261,8 +303,24 @@ fn techniques(doc: &YamlOwned, section: &str, needs: &str) -> Result<Vec<Techniq
     Ok(out)
 }
 
-/// Reads a scenario (and the optimal path stated in its header comments, if any).
+/// Reads a scenario (and the optimal path stated in its header comments, if any). A field
+/// error gives the line and column of the field (or of the nearest enclosing one present).
 pub fn parse(text: &str) -> Result<Scenario, NasimError> {
+    parse_fields(text).map_err(|e| match e {
+        NasimError::Field {
+            at: None,
+            path,
+            message,
+        } => NasimError::Field {
+            at: locate(text, &path),
+            path,
+            message,
+        },
+        other => other,
+    })
+}
+
+fn parse_fields(text: &str) -> Result<Scenario, NasimError> {
     let docs = YamlOwned::load_from_str(text).map_err(|e| NasimError::Yaml(e.to_string()))?;
     let doc = docs
         .first()

@@ -107,9 +107,18 @@ fn broken_scenarios_are_errors_not_panics() {
     ))
     .unwrap();
     let e = nasim::parse(&tiny.replace("prob: 0.8", "prob: 8")).unwrap_err();
+    // Line 34, column 5 of tiny.yaml is `prob:` under `exploits:` / `e_ssh:`.
     assert_eq!(
         e.to_string(),
-        "exploits.e_ssh.prob: a probability is at most 1"
+        "34:5: exploits.e_ssh.prob: a probability is at most 1"
+    );
+    // A missing field points at the nearest enclosing one present.
+    let e = nasim::parse(&tiny.replace("    cost: 1\n    access: user\n", "    access: user\n"))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("31:3: exploits.e_ssh: missing `cost`"),
+        "{e}"
     );
 }
 
@@ -205,7 +214,7 @@ fn a_sensitive_hosts_own_value_must_match_its_listed_one() {
     );
     let e = s.unwrap_err().to_string();
     assert!(
-        e.contains("host_configurations.(2, 0).value") && e.contains("differs"),
+        e.starts_with("57:5: host_configurations.(2, 0).value: 5 differs"),
         "{e}"
     );
 }
