@@ -222,7 +222,9 @@ pub fn run(args: AttackArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(code(failed));
     }
-    let report = analysis::attack(&twin, &[start], &args.to, args.max_paths.max(1))?;
+    let report = with_progress(|progress| {
+        analysis::attack_with_progress(&twin, &[start], &args.to, args.max_paths.max(1), progress)
+    })?;
     match args.format {
         AttackFormat::Text => out.write_all(analysis::render_text(&report).as_bytes())?,
         AttackFormat::Dot => out.write_all(analysis::render_dot(&report).as_bytes())?,
@@ -382,6 +384,46 @@ pub fn run_bench(args: BenchAttackArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `f` with a progress callback drawing a bar on stderr, shown only once the analysis
+/// has taken a second (small twins print nothing extra), and cleared when it ends.
+fn with_progress<T>(f: impl FnOnce(&(dyn Fn(analysis::Progress) + Sync)) -> T) -> T {
+    use std::time::{Duration, Instant};
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::hidden())
+            .with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {pos}/{len} fixes verified, {elapsed} (eta {eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            )
+            .with_message("attack graph and paths");
+    let started = Instant::now();
+    let ticker = std::thread::spawn({
+        let bar = bar.clone();
+        move || {
+            while !bar.is_finished() {
+                if started.elapsed() >= Duration::from_secs(1) && bar.is_hidden() {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                }
+                bar.tick();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    let progress = |p: analysis::Progress| match p {
+        analysis::Progress::Paths { fixes } => {
+            bar.set_length(fixes as u64);
+            bar.set_message("checking each fix by recomputing the graph");
+        }
+        analysis::Progress::FixVerified => bar.inc(1),
+    };
+    let out = f(&progress);
+    bar.finish_and_clear();
+    let _ = ticker.join();
+    out
 }
 
 /// Reads a defense file (YAML or JSON) over the defaults.

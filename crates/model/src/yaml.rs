@@ -77,7 +77,10 @@ pub struct YamlError {
     pub message: String,
 }
 
-/// Nodes an alias may expand the document to before we refuse it (a "billion laughs" guard).
+/// Nodes an alias may expand the document to before we refuse it (a "billion laughs" guard),
+/// or the document's length in bytes if larger: without aliases every node takes at least a
+/// byte of text, so only aliases can pass that bound, and a large estate's twin (a 5,000-host
+/// estate is 5 MB of JSON and more than 2 million nodes) still loads.
 const MAX_NODES: usize = 2_000_000;
 /// Deepest nesting accepted; real twins stay below 15.
 const MAX_DEPTH: usize = 200;
@@ -149,6 +152,7 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<YamlError>> {
     let mut root: Option<Value> = None;
     let mut documents = 0usize;
     let mut nodes = 0usize;
+    let max_nodes = MAX_NODES.max(text.len());
 
     for item in Parser::new_from_str(text) {
         let (event, span) = match item {
@@ -285,11 +289,11 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<YamlError>> {
             continue;
         };
         nodes = nodes.saturating_add(size);
-        if nodes > MAX_NODES {
+        if nodes > max_nodes {
             errors.push(YamlError {
                 loc,
                 pointer: String::new(),
-                message: format!("document expands to more than {MAX_NODES} nodes (alias bomb?)"),
+                message: format!("document expands to more than {max_nodes} nodes (alias bomb?)"),
             });
             return Err(errors);
         }
@@ -451,6 +455,12 @@ mod tests {
         assert!(errs[0].message.contains("alias bomb"), "{errs:?}");
         let deep = "[".repeat(10_000);
         assert!(parse(&deep).is_err());
+        // A large document without aliases is not a bomb, however many nodes it has.
+        let big = format!("[{}]", vec!["1"; 2_100_000].join(","));
+        assert_eq!(
+            parse(&big).unwrap().value.as_array().map(Vec::len),
+            Some(2_100_000)
+        );
     }
 
     #[test]

@@ -342,12 +342,36 @@ fn add_paths(paths: &[AttackPath], universe: &mut Vec<Fix>, sets: &mut Vec<Vec<u
     new
 }
 
+/// How far [`attack_with_progress`] has got, for a caller that shows progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The graph and the paths are done; this many candidate fixes are to be verified.
+    Paths {
+        /// Candidate fixes.
+        fixes: usize,
+    },
+    /// One more candidate fix verified (reported from whichever thread verified it).
+    FixVerified,
+}
+
 /// Every minimal path from `starts` to `target`, the most likely, and ranked mitigations.
 pub fn attack(
     twin: &Twin,
     starts: &[Start],
     target: &str,
     cap: usize,
+) -> Result<AttackReport, QueryError> {
+    attack_with_progress(twin, starts, target, cap, &|_| {})
+}
+
+/// [`attack`], telling `progress` how far it has got (verifying the fixes is the long part on
+/// a large estate: one graph and path enumeration per candidate fix).
+pub fn attack_with_progress(
+    twin: &Twin,
+    starts: &[Start],
+    target: &str,
+    cap: usize,
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<AttackReport, QueryError> {
     for s in starts {
         if let Start::Host(h) = s
@@ -394,9 +418,16 @@ pub fn attack(
     };
     // Each fix is verified by rebuilding the graph with it: independent, so in parallel (the
     // results are collected in the candidates' order, whatever the number of threads).
+    progress(Progress::Paths {
+        fixes: candidates.len(),
+    });
     let evaluated: Vec<Mitigation> = candidates
         .par_iter()
-        .map(|f| evaluate(&base, f, n))
+        .map(|f| {
+            let m = evaluate(&base, f, n);
+            progress(Progress::FixVerified);
+            m
+        })
         .collect();
     let mut single_fixes = evaluated.clone();
     rank(&mut single_fixes);
