@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::cvss::Cvss;
 use crate::diag::{Path, Severity};
+use crate::graph::strongly_connected;
 use crate::ids::{Kind, Peer};
 use crate::twin::{Call, Distribution, FirewallRule, PolicyRule, SecurityFacts, Twin};
 
@@ -640,7 +641,7 @@ impl Checker<'_> {
                 }
             }
         }
-        for comp in strongly_connected(&edges) {
+        for comp in strongly_connected(&edges, |e| e.0) {
             let cyclic = comp.len() > 1 || edges[comp[0]].iter().any(|&(j, _)| j == comp[0]);
             if !cyclic {
                 continue;
@@ -887,59 +888,6 @@ impl Checker<'_> {
     }
 }
 
-/// Tarjan's strongly connected components, iterative so deep graphs cannot overflow the stack.
-/// Components come out in a deterministic order (reverse topological), members ascending.
-fn strongly_connected(edges: &[Vec<(usize, f64)>]) -> Vec<Vec<usize>> {
-    let n = edges.len();
-    let mut index = vec![usize::MAX; n];
-    let mut low = vec![0; n];
-    let mut on_stack = vec![false; n];
-    let mut stack = Vec::new();
-    let mut out = Vec::new();
-    let mut next = 0;
-    for root in 0..n {
-        if index[root] != usize::MAX {
-            continue;
-        }
-        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
-        while let Some(&mut (v, ref mut ei)) = work.last_mut() {
-            if *ei == 0 && index[v] == usize::MAX {
-                index[v] = next;
-                low[v] = next;
-                next += 1;
-                stack.push(v);
-                on_stack[v] = true;
-            }
-            if let Some(&(w, _)) = edges[v].get(*ei) {
-                *ei += 1;
-                if index[w] == usize::MAX {
-                    work.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
-                }
-                continue;
-            }
-            work.pop();
-            if let Some(&(parent, _)) = work.last() {
-                low[parent] = low[parent].min(low[v]);
-            }
-            if low[v] == index[v] {
-                let mut comp = Vec::new();
-                while let Some(w) = stack.pop() {
-                    on_stack[w] = false;
-                    comp.push(w);
-                    if w == v {
-                        break;
-                    }
-                }
-                comp.sort_unstable();
-                out.push(comp);
-            }
-        }
-    }
-    out
-}
-
 /// Spectral radius of a non-negative matrix restricted to one component, by power iteration
 /// (Perron–Frobenius: the dominant eigenvalue is real and non-negative). Averages consecutive
 /// estimates to cope with periodic components.
@@ -982,7 +930,7 @@ mod tests {
     fn spectral_radius_of_simple_cycles() {
         // 0 → 1 (0.5), 1 → 0 (1.0): ρ = sqrt(0.5).
         let edges = vec![vec![(1, 0.5)], vec![(0, 1.0)]];
-        let comps = strongly_connected(&edges);
+        let comps = strongly_connected(&edges, |e| e.0);
         assert_eq!(comps, vec![vec![0, 1]]);
         let members: HashSet<usize> = [0, 1].into();
         let rho = spectral_radius(&[0, 1], &members, &edges);

@@ -550,12 +550,9 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
     }
 
     /// The strongly connected components of the dependency graph (a fact depends on the
-    /// preconditions of its achievers), by Tarjan's algorithm without recursion: a component
-    /// number per fact.
+    /// preconditions of its achievers): a component number per fact.
     fn components(&self) -> Vec<usize> {
-        const NONE: usize = usize::MAX;
-        let n = self.facts.len();
-        let succ: Vec<Vec<FactId>> = (0..n)
+        let succ: Vec<Vec<FactId>> = (0..self.facts.len())
             .map(|f| {
                 let mut v: Vec<FactId> = self.achievers[f]
                     .iter()
@@ -566,52 +563,13 @@ impl<F: Clone + Eq + std::hash::Hash, L> Problem<F, L> {
                 v
             })
             .collect();
-        let mut index = vec![NONE; n];
-        let mut low = vec![0; n];
-        let mut on = vec![false; n];
-        let mut comp = vec![NONE; n];
-        let mut stack: Vec<FactId> = Vec::new();
-        let (mut next, mut count) = (0, 0);
-        for root in 0..n {
-            if index[root] != NONE {
-                continue;
-            }
-            index[root] = next;
-            low[root] = next;
-            next += 1;
-            stack.push(root);
-            on[root] = true;
-            let mut call: Vec<(FactId, usize)> = vec![(root, 0)];
-            while let Some(top) = call.last_mut() {
-                let v = top.0;
-                if let Some(&w) = succ[v].get(top.1) {
-                    top.1 += 1;
-                    if index[w] == NONE {
-                        index[w] = next;
-                        low[w] = next;
-                        next += 1;
-                        stack.push(w);
-                        on[w] = true;
-                        call.push((w, 0));
-                    } else if on[w] {
-                        low[v] = low[v].min(index[w]);
-                    }
-                    continue;
-                }
-                call.pop();
-                if let Some(&(u, _)) = call.last() {
-                    low[u] = low[u].min(low[v]);
-                }
-                if low[v] == index[v] {
-                    while let Some(w) = stack.pop() {
-                        on[w] = false;
-                        comp[w] = count;
-                        if w == v {
-                            break;
-                        }
-                    }
-                    count += 1;
-                }
+        let mut comp = vec![0; succ.len()];
+        for (k, members) in doppel_model::graph::strongly_connected(&succ, |w| *w)
+            .iter()
+            .enumerate()
+        {
+            for &f in members {
+                comp[f] = k;
             }
         }
         comp
