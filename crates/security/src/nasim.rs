@@ -59,43 +59,24 @@ fn err(path: impl Into<String>, message: impl Into<String>) -> NasimError {
     }
 }
 
-/// Where a dotted field path (`host_configurations.(2, 0).value`, `subnets[1]`) lies in block
-/// YAML text, as NASim's files are written: each key is looked for below the one before it
-/// (deeper indented, before its block ends). A key that is not there (a missing field)
-/// gives the position of the deepest one found.
+/// Where a dotted field path (`host_configurations.(2, 0).value`, `subnets[1]`) lies in the
+/// text: the position of its key, or of the nearest enclosing one present, from the model's
+/// YAML reader (which indexes every node by JSON Pointer).
 fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut found: Option<(usize, usize)> = None;
-    let (mut from, mut parent_indent): (usize, Option<usize>) = (0, None);
-    for seg in path.split('.') {
-        let key = seg.split('[').next().unwrap_or(seg).trim();
-        if key.is_empty() || key == "(document)" {
-            break;
+    let parsed = doppel_model::yaml::parse(text).ok()?;
+    let mut pointer = String::new();
+    for seg in path.split('.').filter(|s| *s != "(document)") {
+        let mut parts = seg.split('[');
+        let key = parts.next().unwrap_or(seg);
+        pointer.push('/');
+        pointer.push_str(&doppel_model::yaml::escape_token(key));
+        for index in parts {
+            pointer.push('/');
+            pointer.push_str(index.trim_end_matches(']'));
         }
-        let mut hit = None;
-        for (i, line) in lines.iter().enumerate().skip(from) {
-            let body = line.trim_start();
-            if body.is_empty() || body.starts_with('#') {
-                continue;
-            }
-            let indent = line.len() - body.len();
-            if parent_indent.is_some_and(|p| indent <= p) {
-                break;
-            }
-            if body
-                .strip_prefix(key)
-                .is_some_and(|rest| rest.starts_with(':'))
-            {
-                hit = Some((i, indent));
-                break;
-            }
-        }
-        let Some((i, indent)) = hit else { break };
-        found = Some((i + 1, indent + 1));
-        from = i + 1;
-        parent_indent = Some(indent);
     }
-    found
+    let loc = parsed.index.key(&pointer);
+    Some((loc.line as usize, loc.col as usize))
 }
 
 /// A host address `(subnet, index)`.
